@@ -1,0 +1,118 @@
+import { EINVAL, EV_SYSFLAGS } from '../constants.js';
+import { KqueueError } from '../errors.js';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A changelist read once and normalised, field by field, into parallel arrays. Every field of
+ * every change is read exactly once (a getter sees one read) and the whole list is validated
+ * before any change is applied. Arrays are reused from call to call: applying a change never
+ * allocates for the changelist itself.
+ */
+export class ChangeBuffer {
+  length = 0;
+  readonly ident: unknown[] = [];
+  readonly filter: number[] = [];
+  readonly flags: number[] = [];
+  readonly fflags: number[] = [];
+  readonly data: (number | bigint)[] = [];
+  readonly udata: unknown[] = [];
+
+  /** Drops references to the caller's values so that a finished call retains nothing. */
+  clear(): void {
+    const n = this.length;
+    for (let i = 0; i < n; i++) {
+      this.ident[i] = undefined;
+      this.udata[i] = undefined;
+    }
+    this.length = 0;
+  }
+
+  private push(change: unknown): void {
+    if ((typeof change !== 'object' && typeof change !== 'function') || change === null) {
+      throw new KqueueError(EINVAL, 'a change must be an object');
+    }
+    const c = change as Record<string, unknown>;
+    const ident = c.ident;
+    const filter = c.filter;
+    const flags = c.flags;
+    const fflags = c.fflags;
+    const data = c.data;
+    const udata = c.udata;
+    const i = this.length;
+    this.ident[i] = ident;
+    this.filter[i] = readFilter(filter);
+    // EV_SYSFLAGS bits are stripped from every incoming change before it is processed.
+    this.flags[i] = (flags === undefined ? 0 : readUint(flags, 0xffff, 'flags')) & ~EV_SYSFLAGS;
+    this.fflags[i] = fflags === undefined ? 0 : readUint(fflags, 0xffffffff, 'fflags');
+    this.data[i] = data === undefined ? 0 : readData(data);
+    this.udata[i] = udata;
+    this.length = i + 1;
+  }
+
+  /** Reads `changelist` (null/undefined mean none); throws EINVAL or the caller's own exception. */
+  read(changelist: unknown): void {
+    this.length = 0;
+    if (changelist === undefined || changelist === null) return;
+    try {
+      if (Array.isArray(changelist) && changelist[Symbol.iterator] === Array.prototype[Symbol.iterator]) {
+        for (let i = 0; i < changelist.length; i++) this.push(changelist[i]);
+        return;
+      }
+      if (typeof (changelist as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+        throw new KqueueError(EINVAL, 'the changelist must be iterable');
+      }
+      for (const change of changelist as Iterable<unknown>) this.push(change);
+    } catch (e) {
+      this.clear();
+      throw e;
+    }
+  }
+}
+
+function readFilter(v: unknown): number {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'bigint') return v >= -0x8000n && v <= 0x7fffn ? Number(v) : 0;
+  throw new KqueueError(EINVAL, 'a change\'s filter must be an integer');
+}
+
+/** An unsigned field taken modulo its width (so `NOTE_FFOR | 1`, a negative int32, means what it says). */
+function readUint(v: unknown, mask: number, name: string): number {
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    return mask === 0xffff ? v & 0xffff : v >>> 0;
+  }
+  if (typeof v === 'bigint') return Number(BigInt.asUintN(mask === 0xffff ? 16 : 32, v));
+  throw new KqueueError(EINVAL, `a change's ${name} must be an integer`);
+}
+
+/** `data` is a signed 64-bit value: a number while it is exact, a bigint beyond 2^53. */
+export function readData(v: unknown): number | bigint {
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) return v;
+    if (Number.isInteger(v)) return bigData(BigInt(v));
+  } else if (typeof v === 'bigint') {
+    return bigData(v);
+  }
+  throw new KqueueError(EINVAL, 'a change\'s data must be an integer');
+}
+
+function bigData(v: bigint): number | bigint {
+  if (v < INT64_MIN || v > INT64_MAX) throw new KqueueError(EINVAL, 'data is outside the signed 64-bit range');
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+const pool: ChangeBuffer[] = [];
+let depth = 0;
+
+/** A buffer for one kevent call; nested calls (from a filter's attach) get their own. */
+export function acquireChangeBuffer(): ChangeBuffer {
+  const b = pool[depth] ?? (pool[depth] = new ChangeBuffer());
+  depth++;
+  return b;
+}
+
+export function releaseChangeBuffer(b: ChangeBuffer): void {
+  b.clear();
+  depth--;
+}

@@ -1,0 +1,386 @@
+import {
+  EBADF, EINVAL, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_SYSCOUNT,
+} from '../constants.js';
+import { KqueueError } from '../errors.js';
+import { type KEvent, makeEvent } from '../kevent.js';
+import { tunables } from '../tunables.js';
+import type { Clock } from '../clock/clock.js';
+import type { ChangeBuffer } from './changes.js';
+import { type Descriptor, resolveDescriptor, sysfiltOps } from './filter-ops.js';
+import { Klist } from './klist.js';
+import {
+  KN_ACTIVE, KN_DELETING, KN_DETACHED, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
+} from './knote.js';
+
+/** A waiting kevent call, as the engine sees it: woken when something is queued. */
+export interface Sleeper {
+  /** Called synchronously from an enqueue: must only schedule the re-scan, never run it. */
+  wakeup(): void;
+}
+
+/** Result of applying a changelist. */
+export const enum Applied {
+  /** Every change was applied; no entry was posted. */
+  Clean,
+  /** At least one error or receipt entry was posted: the call returns them at once. */
+  Posted,
+}
+
+/**
+ * The kqueue engine: knotes, the pending queue, register, scan and the wake-up of sleepers. It
+ * knows filters only through `sysfiltOps` and sources only through klists.
+ */
+export class KqueueEngine implements Descriptor {
+  /** @internal knotes by filter slot (~filter), each keyed by ident (SameValueZero). */
+  readonly knotes: (Map<unknown, Knote> | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
+  /** @internal sentinel of the circular pending queue. */
+  readonly head: Knote;
+  /** @internal the reference's kq_count: queued knotes (markers excluded). */
+  count = 0;
+  /** @internal knotes in other kqueues (or this one) watching this kqueue with EVFILT_READ. */
+  readonly kqinfo = new Klist();
+  /** @internal waits asleep on this kqueue, in arrival order. */
+  readonly sleepers = new Set<Sleeper>();
+  /** @internal the reference's kq_sleep_cnt: 1 wakes one sleeper, more wake all. */
+  sleepCnt = 0;
+  /** @internal */
+  isClosed = false;
+
+  /** @internal the clock behind this kqueue's timers and timeouts. */
+  readonly clock: Clock;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+    const head = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, undefined as never);
+    head.next = head;
+    head.prev = head;
+    this.head = head;
+  }
+
+  /** Number of queued events (the reference's kq_count, which fstat reports as st_size). */
+  get pending(): number {
+    return this.count;
+  }
+
+  /** @internal READ on a kqueue is supported; every other filter is EOPNOTSUPP (see kqueue-read). */
+  kqfilter(kn: Knote): number {
+    return kqueueFilter(this, kn);
+  }
+
+  // ---- queue primitives -------------------------------------------------------------------
+
+  /** @internal KNOTE_ACTIVATE: mark active and queue it unless queued or disabled. */
+  activate(kn: Knote): void {
+    kn.status |= KN_ACTIVE;
+    if ((kn.status & (KN_QUEUED | KN_DISABLED)) === 0) this.enqueue(kn);
+  }
+
+  /** @internal append at the tail, then wake sleepers and notify watching kqueues. */
+  enqueue(kn: Knote): void {
+    const head = this.head;
+    const last = head.prev!;
+    kn.prev = last;
+    kn.next = head;
+    last.next = kn;
+    head.prev = kn;
+    kn.status |= KN_QUEUED;
+    this.count++;
+    if (this.sleepCnt !== 0) this.wakeSleepers();
+    if (this.kqinfo.size !== 0) this.kqinfo.post(0);
+  }
+
+  /** @internal */
+  dequeue(kn: Knote): void {
+    unlink(kn);
+    kn.status &= ~KN_QUEUED;
+    this.count--;
+  }
+
+  private wakeSleepers(): void {
+    const n = this.sleepCnt;
+    this.sleepCnt = 0;
+    if (n === 1) {
+      for (const s of this.sleepers) {
+        this.sleepers.delete(s);
+        s.wakeup();
+        return;
+      }
+    } else {
+      const all = [...this.sleepers];
+      this.sleepers.clear();
+      for (const s of all) s.wakeup();
+    }
+  }
+
+  /** @internal puts a wait to sleep until the next enqueue (the caller checked nothing is pending). */
+  sleep(s: Sleeper): void {
+    this.sleepers.add(s);
+    this.sleepCnt++;
+  }
+
+  /** @internal a wait that ends without being woken (timeout, abort) leaves the sleepers. */
+  unsleep(s: Sleeper): void {
+    // The count is not decremented, as in the reference: over-counting only wakes more.
+    this.sleepers.delete(s);
+  }
+
+  /** @internal knote_release: run the re-checks requested while the knote was owned. */
+  release(kn: Knote): boolean {
+    while (kn.status & KN_REPROCESS) {
+      kn.status &= ~KN_REPROCESS;
+      if (kn.status & KN_DELETING) {
+        this.detachAndDrop(kn);
+        return true;
+      }
+      if (kn.fop.event(kn, 0)) this.activate(kn);
+    }
+    kn.status &= ~KN_PROCESSING;
+    return (kn.status & KN_DETACHED) !== 0;
+  }
+
+  /** @internal destroy: filter detach, then drop. */
+  detachAndDrop(kn: Knote): void {
+    if (kn.kq === null) return;
+    kn.status |= KN_DELETING | KN_REPROCESS;
+    kn.fop.detach(kn);
+    this.drop(kn);
+  }
+
+  /** @internal unlink from the lookup table and the queue; the knote is dead afterwards. */
+  drop(kn: Knote): void {
+    if (kn.kq === null) return;
+    const map = this.knotes[~kn.filter]!;
+    if (map.get(kn.ident) === kn) map.delete(kn.ident);
+    if (kn.status & KN_QUEUED) this.dequeue(kn);
+    kn.kq = null;
+    kn.hook = undefined;
+  }
+
+  // ---- registration -----------------------------------------------------------------------
+
+  /**
+   * Applies the changes in order (kqueue_register per change). Error and receipt entries go to
+   * `out` while room remains in `nevents`; past that the call fails with the change's errno and
+   * later changes are not applied.
+   * @internal
+   */
+  applyChanges(ch: ChangeBuffer, nevents: number, out: KEvent[]): Applied {
+    let room = nevents;
+    let posted = false;
+    const n = ch.length;
+    for (let i = 0; i < n; i++) {
+      const error = this.register(ch, i);
+      if (error !== 0 || (ch.flags[i]! & EV_RECEIPT) !== 0) {
+        if (room <= 0) {
+          if (error !== 0) throw new KqueueError(error, 'no room in nevents to report a change\'s error');
+          // A successful receipt with nowhere to go ends the call, as DragonFly's -1 without
+          // errno does: later changes are not applied and what was posted is returned.
+          return Applied.Posted;
+        }
+        out.push(makeEvent(ch.ident[i], ch.filter[i]!, EV_ERROR, ch.fflags[i]!, error, ch.udata[i]));
+        room--;
+        posted = true;
+      }
+    }
+    return posted ? Applied.Posted : Applied.Clean;
+  }
+
+  /** @internal kqueue_register for change `i`; returns 0 or the errno to post. */
+  register(ch: ChangeBuffer, i: number): number {
+    const filter = ch.filter[i]!;
+    if (filter >= 0 || filter < -EVFILT_SYSCOUNT) return EINVAL;
+    const slot = ~filter;
+    const fops = sysfiltOps[slot];
+    if (fops === undefined) return EINVAL;
+    const ident = ch.ident[i];
+    let fp: Descriptor | undefined;
+    if (fops.isFd) {
+      fp = resolveDescriptor(ident);
+      if (fp === undefined) return EBADF;
+    }
+    const flags = ch.flags[i]!;
+    let map = this.knotes[slot];
+    let kn = map === undefined ? undefined : map.get(ident);
+
+    if (kn === undefined) {
+      if ((flags & EV_ADD) === 0) return ENOENT;
+      kn = new Knote(this, filter, ident, flags, ch.udata[i], fops);
+      kn.sfflags = ch.fflags[i]!;
+      kn.sdata = ch.data[i]!;
+      // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
+      ch.fflags[i] = 0;
+      ch.data[i] = 0;
+      kn.hook = fp;
+      kn.status = KN_PROCESSING;
+      if (map === undefined) map = this.knotes[slot] = new Map();
+      map.set(ident, kn);
+      const error = fops.attach(kn);
+      if (error !== 0) {
+        kn.status |= KN_DELETING | KN_REPROCESS;
+        this.drop(kn);
+        return error;
+      }
+    } else if (flags & EV_ADD) {
+      kn.status |= KN_PROCESSING;
+      this.modify(kn, ch, i);
+    } else if (flags & EV_DELETE) {
+      kn.status |= KN_PROCESSING;
+      this.detachAndDrop(kn);
+      return 0;
+    } else {
+      kn.status |= KN_PROCESSING;
+      this.modify(kn, ch, i);
+    }
+
+    // Evaluate now, so a condition that already holds is reported (before EV_DISABLE applies).
+    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && kn.fop.event(kn, 0)) this.activate(kn);
+
+    // Disabling does not dequeue: a queued knote stays counted until a scan discards it.
+    if (flags & EV_DISABLE) kn.status |= KN_DISABLED;
+    if ((flags & EV_ENABLE) && (kn.status & KN_DISABLED)) {
+      kn.status &= ~KN_DISABLED;
+      if ((kn.status & (KN_ACTIVE | KN_QUEUED)) === KN_ACTIVE) this.enqueue(kn);
+    }
+    this.release(kn);
+    return 0;
+  }
+
+  private modify(kn: Knote, ch: ChangeBuffer, i: number): void {
+    const fop = kn.fop;
+    if (fop.touch !== undefined) {
+      ch.fflags[i] = fop.touch(kn, ch.flags[i]!, ch.fflags[i]!, ch.data[i]!);
+    } else {
+      // Only the inputs and udata change: flags, accumulated output and timers are untouched.
+      kn.sfflags = ch.fflags[i]!;
+      kn.sdata = ch.data[i]!;
+      kn.udata = ch.udata[i];
+    }
+  }
+
+  // ---- harvesting -------------------------------------------------------------------------
+
+  /**
+   * The collection loop of kern_kevent without its sleep: scans up to `nevents` events behind
+   * a marker placed at the tail. Returns how many were appended to `out`; 0 means the caller
+   * would have to sleep (or stop, when polling).
+   * @internal
+   */
+  collect(nevents: number, out: KEvent[], marker: Knote): number {
+    const head = this.head;
+    insertBefore(marker, head);
+    let total = 0;
+    let rounds = tunables.kq_checkloop;
+    while (total < nevents) {
+      if (this.count === 0) break;
+      total += this.scan(marker, nevents - total, out);
+      if (total !== 0 || (rounds > 0 && --rounds === 0)) break;
+      // Only stale or disabled entries were met: move the marker to the tail and look again.
+      unlink(marker);
+      insertBefore(marker, head);
+    }
+    unlink(marker);
+    return total;
+  }
+
+  /** kqueue_scan: take up to `max` events from the head, stopping at `marker`. */
+  private scan(marker: Knote, max: number, out: KEvent[]): number {
+    let taken = 0;
+    let before = this.head;
+    while (taken < max) {
+      const kn = before.next!;
+      if (kn.filter === EVFILT_MARKER) {
+        if (kn === marker) break;
+        before = kn; // another scan's marker: step over it
+        continue;
+      }
+      kn.status |= KN_PROCESSING;
+      unlink(kn);
+      this.count--;
+      const status = kn.status;
+      const flags = kn.flags;
+      if (status & KN_DISABLED) {
+        // Left active: enabling it again queues it at once.
+        kn.status = status & ~KN_QUEUED;
+      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !kn.fop.event(kn, 0)) {
+        kn.status = status & ~(KN_QUEUED | KN_ACTIVE);
+      } else {
+        const fop = kn.fop;
+        if (fop.deliver !== undefined) fop.deliver(kn);
+        out.push(makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata));
+        taken++;
+        if (flags & EV_ONESHOT) {
+          kn.status = (kn.status & ~KN_QUEUED) | KN_DELETING | KN_REPROCESS;
+        } else if (flags & (EV_CLEAR | EV_DISPATCH)) {
+          if (flags & EV_CLEAR) {
+            kn.data = 0;
+            kn.fflags = 0;
+          }
+          if (flags & EV_DISPATCH) kn.status |= KN_DISABLED;
+          kn.status &= ~(KN_QUEUED | KN_ACTIVE);
+        } else {
+          // Level-triggered: back to the tail, behind this call's marker, so one harvest never
+          // returns it twice. Not an enqueue: no wake-up and no post to watchers.
+          insertBefore(kn, this.head);
+          this.count++;
+        }
+      }
+      this.release(kn);
+    }
+    return taken;
+  }
+
+  // ---- teardown ---------------------------------------------------------------------------
+
+  /**
+   * kqueue_terminate plus the close of its descriptor: destroys every knote (filters detach from
+   * their sources) and every knote elsewhere that watches this kqueue.
+   * @internal
+   */
+  terminate(): void {
+    this.isClosed = true;
+    for (let slot = 0; slot < this.knotes.length; slot++) {
+      const map = this.knotes[slot];
+      if (map === undefined) continue;
+      for (const kn of map.values()) {
+        kn.status |= KN_PROCESSING;
+        this.detachAndDrop(kn);
+      }
+      this.knotes[slot] = undefined;
+    }
+    this.kqinfo.dropAll();
+    this.sleepers.clear();
+    this.sleepCnt = 0;
+  }
+}
+
+function unlink(kn: Knote): void {
+  const prev = kn.prev!;
+  const next = kn.next!;
+  prev.next = next;
+  next.prev = prev;
+  kn.next = null;
+  kn.prev = null;
+}
+
+function insertBefore(kn: Knote, at: Knote): void {
+  const prev = at.prev!;
+  kn.prev = prev;
+  kn.next = at;
+  prev.next = kn;
+  at.prev = kn;
+}
+
+/** Makes a marker for one kevent call (the reference's on-stack marker). @internal */
+export function newMarker(): Knote {
+  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, undefined as never);
+  m.status = KN_PROCESSING;
+  return m;
+}
+
+let kqueueFilter: (kq: KqueueEngine, kn: Knote) => number = () => EBADF;
+
+/** The kqueue-read filter module installs how a kqueue attaches a knote watching it. @internal */
+export function setKqueueFilter(fn: (kq: KqueueEngine, kn: Knote) => number): void {
+  kqueueFilter = fn;
+}

@@ -1,0 +1,31 @@
+import * as c from './constants.js';
+
+/** DragonFly errno number -> name, for the errno values this library reports. */
+const NAMES: ReadonlyMap<number, string> = new Map([
+  [c.EPERM, 'EPERM'], [c.ENOENT, 'ENOENT'], [c.ESRCH, 'ESRCH'], [c.EINTR, 'EINTR'],
+  [c.EIO, 'EIO'], [c.ENXIO, 'ENXIO'], [c.EBADF, 'EBADF'], [c.ECHILD, 'ECHILD'],
+  [c.ENOMEM, 'ENOMEM'], [c.EACCES, 'EACCES'], [c.EFAULT, 'EFAULT'], [c.EBUSY, 'EBUSY'],
+  [c.EEXIST, 'EEXIST'], [c.ENOTDIR, 'ENOTDIR'], [c.EISDIR, 'EISDIR'], [c.EINVAL, 'EINVAL'],
+  [c.ENFILE, 'ENFILE'], [c.EMFILE, 'EMFILE'], [c.ENOTTY, 'ENOTTY'], [c.ENOSPC, 'ENOSPC'],
+  [c.ESPIPE, 'ESPIPE'], [c.EPIPE, 'EPIPE'], [c.EWOULDBLOCK, 'EWOULDBLOCK'],
+  [c.ENOTSOCK, 'ENOTSOCK'], [c.EOPNOTSUPP, 'EOPNOTSUPP'], [c.EADDRINUSE, 'EADDRINUSE'],
+  [c.ENETUNREACH, 'ENETUNREACH'], [c.ECONNABORTED, 'ECONNABORTED'],
+  [c.ECONNRESET, 'ECONNRESET'], [c.ENOTCONN, 'ENOTCONN'], [c.ETIMEDOUT, 'ETIMEDOUT'],
+  [c.ECONNREFUSED, 'ECONNREFUSED'], [c.EHOSTUNREACH, 'EHOSTUNREACH'], [c.ENOSYS, 'ENOSYS'],
+]);
+
+/** Node/libuv error code (Linux names) -> DragonFly errno number. */
+const BY_NAME: ReadonlyMap<string, number> = new Map([
+  ...[...NAMES].map(([n, s]) => [s, n] as [string, number]),
+  ['EAGAIN', c.EAGAIN],
+  ['ENOTSUP', c.ENOTSUP],
+]);
+
+export function errnoName(errno: number): string {
+  return NAMES.get(errno) ?? `E${errno}`;
+}
+
+/** Maps a Node error code such as 'ECONNRESET' to its DragonFly number; unknown codes are EIO. */
+export function errnoFromCode(code: unknown): number {
+  return (typeof code === 'string' && BY_NAME.get(code)) || c.EIO;
+}

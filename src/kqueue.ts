@@ -1,0 +1,182 @@
+import { EBADF, EINTR, EINVAL } from './constants.js';
+import { Clock } from './clock/clock.js';
+import { realClock } from './clock/real-clock.js';
+import { acquireChangeBuffer, releaseChangeBuffer } from './engine/changes.js';
+import { Applied, KqueueEngine, newMarker } from './engine/kqueue.js';
+import { KqueueError } from './errors.js';
+import type { KEvent, KEventInit, Timeout } from './kevent.js';
+import { Waiter } from './wait.js';
+import './filters/index.js';
+
+export interface KqueueOptions {
+  /** Time source for EVFILT_TIMER and kevent timeouts; the real monotonic clock by default. */
+  clock?: Clock;
+}
+
+export interface KeventOptions {
+  /** Aborting it ends a wait that has collected nothing with EINTR. */
+  signal?: AbortSignal;
+}
+
+export interface EventsOptions {
+  /** Largest batch harvested at once (default 64). */
+  nevents?: number;
+  signal?: AbortSignal;
+}
+
+/** One marker serves every synchronous scan: scans never interleave. */
+const syncMarker = newMarker();
+
+/**
+ * A kqueue: one queue for every kind of event. Register interest with changes, harvest ready
+ * events in batches with `kevent()`.
+ */
+export class Kqueue extends KqueueEngine {
+  /** @internal waits in progress, failed with EBADF on close. */
+  readonly waits = new Set<Waiter>();
+
+  constructor(options?: KqueueOptions) {
+    super(readClockOption(options));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Applies `changelist` in order, then collects up to `nevents` ready events. `timeout`:
+   * undefined/null/Infinity wait for at least one event, 0 polls, a positive value waits at most
+   * that many milliseconds (or a `{sec, nsec}`), a negative one is already expired. A call whose
+   * timeout is not 0 lets the event loop turn before it settles.
+   */
+  kevent(changelist: Iterable<KEventInit> | null | undefined, nevents: number, timeout?: Timeout,
+    options?: KeventOptions): Promise<KEvent[]> {
+    let ms: number;
+    let signal: AbortSignal | undefined;
+    const out: KEvent[] = [];
+    try {
+      ms = readTimeout(timeout);
+      signal = readSignal(options);
+      if (this.harvestNow(changelist, nevents, out)) return settle(out, ms);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (ms === 0 || ms < 0) return settle(out, ms);
+    if (signal?.aborted) return settleWith(Promise.reject(new KqueueError(EINTR, 'the wait was aborted')));
+    const deadline = ms === Infinity ? Infinity : this.clock.now() + ms;
+    return new Promise<KEvent[]>((resolve, reject) => {
+      new Waiter(this, nevents, deadline, signal, resolve, reject);
+    });
+  }
+
+  /** `kevent()` with a zero timeout, synchronously: errors are thrown. */
+  keventSync(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] {
+    const out: KEvent[] = [];
+    this.harvestNow(changelist, nevents, out);
+    return out;
+  }
+
+  /**
+   * Validates, applies the changes and scans once. Returns true when the call is complete
+   * (entries were posted, nevents is 0, or events were collected).
+   */
+  private harvestNow(changelist: Iterable<KEventInit> | null | undefined, nevents: number, out: KEvent[]): boolean {
+    if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
+    if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
+      throw new KqueueError(EINVAL, 'nevents must be a non-negative integer');
+    }
+    const ch = acquireChangeBuffer();
+    try {
+      ch.read(changelist);
+      if (this.applyChanges(ch, nevents, out) === Applied.Posted) return true;
+    } finally {
+      releaseChangeBuffer(ch);
+    }
+    if (nevents === 0) return true;
+    return this.collect(nevents, out, syncMarker) !== 0;
+  }
+
+  /** Drops every knote and fails pending waits with EBADF; later calls fail with EBADF. */
+  close(): void {
+    if (this.isClosed) return;
+    this.terminate();
+    for (const w of [...this.waits]) w.close();
+  }
+
+  /** Harvests forever, batch by batch; ends when the kqueue closes or the signal aborts. */
+  async *events(options?: EventsOptions): AsyncGenerator<KEvent, void, undefined> {
+    const nevents = options?.nevents ?? 64;
+    const signal = options?.signal;
+    for (;;) {
+      let batch: KEvent[];
+      try {
+        batch = await this.kevent(null, nevents, null, signal === undefined ? undefined : { signal });
+      } catch (e) {
+        if (e instanceof KqueueError && (e.errno === EBADF || e.errno === EINTR)) return;
+        throw e;
+      }
+      for (const ev of batch) {
+        if (this.isClosed || signal?.aborted) return;
+        yield ev;
+      }
+    }
+  }
+}
+
+/** Creates a kqueue (same as `new Kqueue(options)`). */
+export function kqueue(options?: KqueueOptions): Kqueue {
+  return new Kqueue(options);
+}
+
+/** Free-function form of `kq.kevent()`. */
+export function kevent(kq: Kqueue, changelist: Iterable<KEventInit> | null | undefined, nevents: number,
+  timeout?: Timeout, options?: KeventOptions): Promise<KEvent[]> {
+  if (!(kq instanceof Kqueue)) return Promise.reject(new KqueueError(EBADF, 'not a kqueue'));
+  return kq.kevent(changelist, nevents, timeout, options);
+}
+
+function settle(out: KEvent[], ms: number): Promise<KEvent[]> {
+  return ms === 0 ? Promise.resolve(out) : settleWith(Promise.resolve(out));
+}
+
+/** Lets the event loop turn (as setImmediate does) before the call settles. */
+function settleWith(p: Promise<KEvent[]>): Promise<KEvent[]> {
+  return new Promise((resolve) => setImmediate(resolve, p));
+}
+
+function readClockOption(options: KqueueOptions | undefined): Clock {
+  if (options === undefined || options === null) return realClock;
+  if (typeof options !== 'object') throw new KqueueError(EINVAL, 'options must be an object');
+  const clock = options.clock;
+  if (clock === undefined) return realClock;
+  if (!(clock instanceof Clock)) throw new KqueueError(EINVAL, 'options.clock must be a Clock such as VirtualClock');
+  return clock;
+}
+
+function readSignal(options: KeventOptions | undefined): AbortSignal | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') throw new KqueueError(EINVAL, 'options must be an object');
+  const signal = options.signal;
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new KqueueError(EINVAL, 'options.signal must be an AbortSignal');
+  return signal;
+}
+
+/** A timeout in milliseconds: Infinity waits without limit, 0 polls, negative is expired. */
+function readTimeout(t: Timeout): number {
+  if (t === undefined || t === null) return Infinity;
+  if (typeof t === 'number') {
+    if (Number.isNaN(t)) throw new KqueueError(EINVAL, 'timeout is NaN');
+    return t;
+  }
+  if (typeof t === 'object') {
+    const sec = t.sec;
+    const nsec = t.nsec;
+    if (typeof sec !== 'number' || Number.isNaN(sec)) throw new KqueueError(EINVAL, 'timeout.sec must be a number');
+    if (typeof nsec !== 'number' || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) {
+      throw new KqueueError(EINVAL, 'timeout.nsec must be an integer in [0, 1e9)');
+    }
+    return sec * 1000 + nsec / 1e6;
+  }
+  throw new KqueueError(EINVAL, 'timeout must be a number of milliseconds, {sec, nsec}, or null');
+}

@@ -1,0 +1,11 @@
+/**
+ * The reference's sysctls, process-wide and mutable:
+ * - `kq_calloutmax`: live EVFILT_TIMER knotes allowed across the process (ENOMEM past it);
+ * - `kq_checkloop`: bound on collection rounds in one kevent call (0 disables the bound);
+ * - `kq_sleep_threshold`: nanoseconds; kept for fidelity, unused (kevent waits are never busy).
+ */
+export const tunables = {
+  kq_calloutmax: 4096,
+  kq_checkloop: 1000000,
+  kq_sleep_threshold: 20000,
+};

@@ -1,0 +1,90 @@
+import { EBADF, EINTR } from './constants.js';
+import type { TimeoutEntry } from './clock/timeout-heap.js';
+import { KqueueError } from './errors.js';
+import type { KEvent } from './kevent.js';
+import { type KqueueEngine, newMarker, type Sleeper } from './engine/kqueue.js';
+
+/**
+ * A kevent call asleep on a kqueue with nothing collected yet. It is woken by an enqueue (and then
+ * re-scans in a microtask, as a woken thread runs after the waker releases its locks), times out
+ * at its deadline on the kqueue's clock, is interrupted (EINTR) by its AbortSignal, or fails with
+ * EBADF when the kqueue closes.
+ */
+export class Waiter implements Sleeper, TimeoutEntry {
+  heapIndex = -1;
+  private woken = false;
+  private done = false;
+  private readonly marker = newMarker();
+  private readonly rescan = (): void => this.onWoken();
+  private readonly abort = (): void => this.onAbort();
+
+  constructor(
+    private readonly kq: KqueueEngine & { readonly waits: Set<Waiter> },
+    private readonly nevents: number,
+    readonly deadline: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (events: KEvent[]) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    kq.waits.add(this);
+    kq.clock.hold();
+    if (deadline !== Infinity) kq.clock.addTimeout(this);
+    signal?.addEventListener('abort', this.abort);
+    kq.sleep(this);
+  }
+
+  wakeup(): void {
+    this.woken = true;
+    queueMicrotask(this.rescan);
+  }
+
+  onTimeout(): void {
+    // A woken wait re-scans first and notices the deadline itself.
+    if (this.woken || this.done) return;
+    this.kq.unsleep(this);
+    this.finish();
+    this.resolve([]);
+  }
+
+  /** The kqueue closed under the wait. */
+  close(): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(new KqueueError(EBADF, 'the kqueue was closed during the wait'));
+  }
+
+  private onAbort(): void {
+    if (this.woken || this.done) return;
+    this.kq.unsleep(this);
+    this.finish();
+    this.reject(new KqueueError(EINTR, 'the wait was aborted'));
+  }
+
+  private onWoken(): void {
+    if (this.done) return;
+    this.woken = false;
+    const kq = this.kq;
+    const out: KEvent[] = [];
+    if (kq.collect(this.nevents, out, this.marker) !== 0) {
+      this.finish();
+      this.resolve(out);
+    } else if (kq.clock.now() >= this.deadline) {
+      this.finish();
+      this.resolve(out);
+    } else if (this.signal?.aborted) {
+      this.finish();
+      this.reject(new KqueueError(EINTR, 'the wait was aborted'));
+    } else {
+      kq.sleep(this);
+    }
+  }
+
+  private finish(): void {
+    this.done = true;
+    const kq = this.kq;
+    kq.waits.delete(this);
+    if (this.heapIndex >= 0) kq.clock.removeTimeout(this);
+    kq.clock.unhold();
+    this.signal?.removeEventListener('abort', this.abort);
+  }
+}
