@@ -43,6 +43,11 @@ export class Kqueue extends KqueueEngine {
     return this.isClosed;
   }
 
+  /** Shows what a user can observe, not the engine's internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Kqueue { pending: ${this.count}, closed: ${this.isClosed} }`;
+  }
+
   /**
    * Applies `changelist` in order, then collects up to `nevents` ready events. `timeout`:
    * undefined/null/Infinity wait for at least one event, 0 polls, a positive value waits at most
