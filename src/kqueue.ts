@@ -67,7 +67,7 @@ export class Kqueue extends KqueueEngine {
       return Promise.reject(e);
     }
     if (ms === 0 || ms < 0) return settle(out, ms);
-    if (signal?.aborted) return settleWith(Promise.reject(new KqueueError(EINTR, 'the wait was aborted')));
+    if (signal?.aborted) return afterTurn(new KqueueError(EINTR, 'the wait was aborted'));
     const deadline = ms === Infinity ? Infinity : this.clock.now() + ms;
     return new Promise<KEvent[]>((resolve, reject) => {
       new Waiter(this, nevents, deadline, signal, resolve, reject);
@@ -93,6 +93,8 @@ export class Kqueue extends KqueueEngine {
     const ch = acquireChangeBuffer();
     try {
       ch.read(changelist);
+      // The caller's getters or iterator may have closed this kqueue while it was being read.
+      if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue was closed while the changelist was read');
       if (this.applyChanges(ch, nevents, out) === Applied.Posted) return true;
     } finally {
       releaseChangeBuffer(ch);
@@ -141,12 +143,14 @@ export function kevent(kq: Kqueue, changelist: Iterable<KEventInit> | null | und
 }
 
 function settle(out: KEvent[], ms: number): Promise<KEvent[]> {
-  return ms === 0 ? Promise.resolve(out) : settleWith(Promise.resolve(out));
+  return ms === 0 ? Promise.resolve(out) : afterTurn(out);
 }
 
-/** Lets the event loop turn (as setImmediate does) before the call settles. */
-function settleWith(p: Promise<KEvent[]>): Promise<KEvent[]> {
-  return new Promise((resolve) => setImmediate(resolve, p));
+/** Lets the event loop turn (as setImmediate does) before the call settles with `outcome`. */
+function afterTurn(outcome: KEvent[] | KqueueError): Promise<KEvent[]> {
+  return new Promise((resolve, reject) => {
+    setImmediate(() => (outcome instanceof KqueueError ? reject(outcome) : resolve(outcome)));
+  });
 }
 
 function readClockOption(options: KqueueOptions | undefined): Clock {
@@ -178,8 +182,8 @@ function readTimeout(t: Timeout): number {
     const sec = t.sec;
     const nsec = t.nsec;
     if (typeof sec !== 'number' || Number.isNaN(sec)) throw new KqueueError(EINVAL, 'timeout.sec must be a number');
-    if (typeof nsec !== 'number' || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) {
-      throw new KqueueError(EINVAL, 'timeout.nsec must be an integer in [0, 1e9)');
+    if (typeof nsec !== 'number' || !(nsec >= 0 && nsec < 1e9)) {
+      throw new KqueueError(EINVAL, 'timeout.nsec must be a number in [0, 1e9)');
     }
     return sec * 1000 + nsec / 1e6;
   }

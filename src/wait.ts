@@ -4,22 +4,28 @@ import { KqueueError } from './errors.js';
 import type { KEvent } from './kevent.js';
 import { type KqueueEngine, newMarker, type Sleeper } from './engine/kqueue.js';
 
+/** A kqueue as a wait sees it: the engine plus the set of waits close() must fail. */
+export type WaitingKqueue = KqueueEngine & { readonly waits: Set<Waiter> };
+
 /**
  * A kevent call asleep on a kqueue with nothing collected yet. It is woken by an enqueue (and then
  * re-scans in a microtask, as a woken thread runs after the waker releases its locks), times out
  * at its deadline on the kqueue's clock, is interrupted (EINTR) by its AbortSignal, or fails with
- * EBADF when the kqueue closes.
+ * EBADF when the kqueue closes. Whatever ends it, it settles no earlier than one turn of the event
+ * loop after the call (the contract's starvation guard), and as soon as it can after that.
  */
 export class Waiter implements Sleeper, TimeoutEntry {
   heapIndex = -1;
   private woken = false;
   private done = false;
+  private turned = false;
+  private outcome: KEvent[] | KqueueError | undefined;
   private readonly marker = newMarker();
   private readonly rescan = (): void => this.onWoken();
   private readonly abort = (): void => this.onAbort();
 
   constructor(
-    private readonly kq: KqueueEngine & { readonly waits: Set<Waiter> },
+    private readonly kq: WaitingKqueue,
     private readonly nevents: number,
     readonly deadline: number,
     private readonly signal: AbortSignal | undefined,
@@ -31,6 +37,10 @@ export class Waiter implements Sleeper, TimeoutEntry {
     if (deadline !== Infinity) kq.clock.addTimeout(this);
     signal?.addEventListener('abort', this.abort);
     kq.sleep(this);
+    setImmediate(() => {
+      this.turned = true;
+      this.settle();
+    });
   }
 
   wakeup(): void {
@@ -42,22 +52,18 @@ export class Waiter implements Sleeper, TimeoutEntry {
     // A woken wait re-scans first and notices the deadline itself.
     if (this.woken || this.done) return;
     this.kq.unsleep(this);
-    this.finish();
-    this.resolve([]);
+    this.finish([]);
   }
 
   /** The kqueue closed under the wait. */
   close(): void {
-    if (this.done) return;
-    this.finish();
-    this.reject(new KqueueError(EBADF, 'the kqueue was closed during the wait'));
+    if (!this.done) this.finish(new KqueueError(EBADF, 'the kqueue was closed during the wait'));
   }
 
   private onAbort(): void {
     if (this.woken || this.done) return;
     this.kq.unsleep(this);
-    this.finish();
-    this.reject(new KqueueError(EINTR, 'the wait was aborted'));
+    this.finish(new KqueueError(EINTR, 'the wait was aborted'));
   }
 
   private onWoken(): void {
@@ -65,26 +71,31 @@ export class Waiter implements Sleeper, TimeoutEntry {
     this.woken = false;
     const kq = this.kq;
     const out: KEvent[] = [];
-    if (kq.collect(this.nevents, out, this.marker) !== 0) {
-      this.finish();
-      this.resolve(out);
-    } else if (kq.clock.now() >= this.deadline) {
-      this.finish();
-      this.resolve(out);
+    if (kq.collect(this.nevents, out, this.marker) !== 0 || kq.clock.now() >= this.deadline) {
+      this.finish(out);
     } else if (this.signal?.aborted) {
-      this.finish();
-      this.reject(new KqueueError(EINTR, 'the wait was aborted'));
+      this.finish(new KqueueError(EINTR, 'the wait was aborted'));
     } else {
       kq.sleep(this);
     }
   }
 
-  private finish(): void {
+  private finish(outcome: KEvent[] | KqueueError): void {
     this.done = true;
+    this.outcome = outcome;
     const kq = this.kq;
     kq.waits.delete(this);
     if (this.heapIndex >= 0) kq.clock.removeTimeout(this);
     kq.clock.unhold();
     this.signal?.removeEventListener('abort', this.abort);
+    this.settle();
+  }
+
+  private settle(): void {
+    const outcome = this.outcome;
+    if (!this.turned || outcome === undefined) return;
+    this.outcome = undefined;
+    if (outcome instanceof KqueueError) this.reject(outcome);
+    else this.resolve(outcome);
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   EBADF, EINVAL, ENOENT, ENXIO, EOPNOTSUPP,
   EV_ADD, EV_DELETE, EV_DISABLE, EV_ENABLE, EV_ERROR, EV_ONESHOT, EV_RECEIPT,
-  EVFILT_AIO, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE,
+  EVFILT_AIO, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE, tunables,
   NOTE_FFCOPY, NOTE_FFOR, NOTE_LOWAT, NOTE_TRIGGER,
   Kqueue, KqueueError, VirtualClock, kevent,
   type KEvent, type KEventInit, type Timeout,
@@ -290,6 +290,52 @@ test('an iterable that throws midway propagates unchanged and applies nothing', 
   assert.throws(() => kq.keventSync(changes(), 4), (e) => e === boom);
   assert.equal(userExists(kq, 'first'), false);
   assert.equal(userExists(kq, 'second'), false);
+});
+
+/**
+ * Runs `call`, which closes `kq` while it reads its arguments. The call may return or fail with
+ * EBADF, but afterwards the closed kqueue must hold nothing (api.md: close() drops every knote,
+ * timers stopped; DragonFly 4: the last reference destroys every knote once the call returns).
+ */
+function assertClosedDuringCallKeepsNothing(kq: Kqueue, clock: VirtualClock, call: () => void): void {
+  const saved = tunables.kq_calloutmax;
+  const other = new Kqueue({ clock });
+  try {
+    try {
+      call();
+    } catch (e) {
+      isKqError(EBADF)(e);
+    }
+    assert.equal(kq.closed, true);
+    clock.advance(50);
+    assert.equal(kq.pending, 0, 'a timer registered by the call fired into the closed kqueue');
+    // The timer must not hold one of the process's kq_calloutmax slots either.
+    tunables.kq_calloutmax = 1;
+    const out = other.keventSync([{ ident: 'probe', filter: EVFILT_TIMER, flags: EV_ADD | EV_RECEIPT, data: 10 }], 1);
+    assert.equal(out[0]!.data, 0, 'creating one timer failed: the closed kqueue still holds a live timer');
+  } finally {
+    tunables.kq_calloutmax = saved;
+    other.close();
+    kq.close();
+  }
+}
+
+test('a kqueue closed by a change\'s getter during the call keeps no knote', () => {
+  const clock = new VirtualClock();
+  const kq = new Kqueue({ clock });
+  const change = { ident: 't', filter: EVFILT_TIMER, get flags(): number { kq.close(); return EV_ADD; }, data: 10 };
+  assertClosedDuringCallKeepsNothing(kq, clock, () => kq.keventSync([change], 4));
+});
+
+test('a kqueue closed by the changelist\'s iterator during the call keeps no knote', () => {
+  const clock = new VirtualClock();
+  const kq = new Kqueue({ clock });
+  function* changes(): Generator<KEventInit> {
+    yield { ident: 't1', filter: EVFILT_TIMER, flags: EV_ADD, data: 10 };
+    kq.close();
+    yield { ident: 't2', filter: EVFILT_TIMER, flags: EV_ADD, data: 10 };
+  }
+  assertClosedDuringCallKeepsNothing(kq, clock, () => kq.keventSync(changes(), 4));
 });
 
 // ---- closed kqueue, free function ------------------------------------------------------------
