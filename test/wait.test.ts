@@ -30,9 +30,9 @@ function trigger(ident: string): KEventInit {
   return { ident, filter: EVFILT_USER, fflags: NOTE_TRIGGER };
 }
 
-/** Applies changes synchronously; fails if any change posted an error entry. */
+/** Applies changes without collecting (nevents 0): a failing change throws its errno. */
 function apply(kq: Kqueue, changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, changes.length), []);
+  assert.deepEqual(kq.keventSync(changes, 0), []);
 }
 
 interface Tracked<T> {
@@ -187,6 +187,8 @@ test('a timer firing during a wait resolves it in the same turn as the advance',
   const { kq, clock } = open(t);
   apply(kq, [{ ident: 'tm', filter: EVFILT_TIMER, flags: EV_ADD, data: 30 }]);
   const s = track(kq.kevent(null, 10, 1000));
+  await turns();
+  assert.equal(s.settled, false);
   clock.advance(30);
   await microtasks();
   assert.equal(s.settled, true);
@@ -223,6 +225,27 @@ test('a kevent with a negative timeout lets the event loop turn before settling'
   assert.equal(immediateRan, true);
 });
 
+test('a wait woken in the same turn as the call still settles only after the event loop turned', async (t) => {
+  const { kq } = open(t);
+  apply(kq, [addQuiet('u', EV_CLEAR)]);
+  let immediateRan = false;
+  setImmediate(() => { immediateRan = true; });
+  const p = kq.kevent(null, 10, 100);
+  apply(kq, [trigger('u')]);
+  assert.deepEqual(idents(await p), ['u']);
+  assert.equal(immediateRan, true);
+});
+
+test('a wait that times out in the same turn as the call still settles only after the event loop turned', async (t) => {
+  const { kq, clock } = open(t);
+  let immediateRan = false;
+  setImmediate(() => { immediateRan = true; });
+  const p = kq.kevent(null, 10, 100);
+  clock.advance(100);
+  assert.deepEqual(await p, []);
+  assert.equal(immediateRan, true);
+});
+
 test('a kevent with timeout 0 resolves with the ready events', async (t) => {
   // Timeout 0 is not required to yield to the event loop; only its result is checked.
   const { kq } = open(t);
@@ -248,11 +271,23 @@ test('aborting a wait that collected nothing rejects with KqueueError EINTR', as
   });
 });
 
-test('a wait given an already aborted signal rejects with EINTR', async (t) => {
+/** Collects 'unhandledRejection' reports for the rest of the test. */
+function watchUnhandled(t: TestContext): unknown[] {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (r: unknown): void => { unhandled.push(r); };
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => { process.off('unhandledRejection', onUnhandled); });
+  return unhandled;
+}
+
+test('a wait given an already aborted signal rejects with EINTR (and no unhandled rejection)', async (t) => {
+  const unhandled = watchUnhandled(t);
   const { kq } = open(t);
   const ac = new AbortController();
   ac.abort();
   await assert.rejects(kq.kevent(null, 1, 100, { signal: ac.signal }), isErrno(EINTR));
+  await turns();
+  assert.deepEqual(unhandled, [], 'a rejection the caller awaits at once must not be reported as unhandled');
 });
 
 test('an aborted wait leaves the kqueue usable and its events queued', async (t) => {
@@ -266,11 +301,8 @@ test('an aborted wait leaves the kqueue usable and its events queued', async (t)
 });
 
 test('aborting after the wait resolved does nothing (no rejection, no unhandled rejection)', async (t) => {
+  const unhandled = watchUnhandled(t);
   const { kq } = open(t);
-  const unhandled: unknown[] = [];
-  const onUnhandled = (r: unknown): void => { unhandled.push(r); };
-  process.on('unhandledRejection', onUnhandled);
-  t.after(() => { process.off('unhandledRejection', onUnhandled); });
   apply(kq, [addQuiet('u', EV_CLEAR)]);
   const ac = new AbortController();
   const s = track(kq.kevent(null, 1, null, { signal: ac.signal }));
@@ -450,6 +482,19 @@ test('events() ends when its signal aborts', async (t) => {
   assert.equal(kq.closed, false, 'aborting the iteration does not close the kqueue');
 });
 
+test('events() with an already aborted signal ends at once', async (t) => {
+  const unhandled = watchUnhandled(t);
+  const { kq } = open(t);
+  apply(kq, [addQuiet('a', EV_CLEAR)]);
+  const ac = new AbortController();
+  ac.abort();
+  const got: unknown[] = [];
+  for await (const ev of kq.events({ signal: ac.signal })) got.push(ev.ident);
+  assert.deepEqual(got, []);
+  await turns();
+  assert.deepEqual(unhandled, []);
+});
+
 test('events() honours its nevents batch size', async (t) => {
   const { kq } = open(t);
   apply(kq, ['a', 'b', 'c'].map((id) => addTriggered(id, EV_CLEAR)));
@@ -467,6 +512,7 @@ test('the free function kevent(kq, ...) applies changes and collects like kq.kev
   const evs = await kevent(kq, [addTriggered('f', EV_CLEAR)], 10, 0);
   assert.deepEqual(idents(evs), ['f']);
   const s = track(kevent(kq, null, 10, 40));
+  await turns();
   clock.advance(40);
   await microtasks();
   assert.equal(s.settled, true);
