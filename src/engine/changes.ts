@@ -3,6 +3,8 @@ import { KqueueError } from '../errors.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+/** Longest changelist whose buffer space is kept for the next call. */
+const RETAINED = 4096;
 
 /**
  * A changelist read once and normalised, field by field, into parallel arrays. Every field of
@@ -19,14 +21,21 @@ export class ChangeBuffer {
   readonly data: (number | bigint)[] = [];
   readonly udata: unknown[] = [];
 
-  /** Drops references to the caller's values so that a finished call retains nothing. */
+  /**
+   * Drops references to the caller's values so that a finished call retains nothing, and gives
+   * back the memory of an unusually long changelist.
+   */
   clear(): void {
     const n = this.length;
+    this.length = 0;
+    if (this.ident.length > RETAINED) {
+      for (const a of [this.ident, this.filter, this.flags, this.fflags, this.data, this.udata]) a.length = 0;
+      return;
+    }
     for (let i = 0; i < n; i++) {
       this.ident[i] = undefined;
       this.udata[i] = undefined;
     }
-    this.length = 0;
   }
 
   private push(change: unknown): void {
