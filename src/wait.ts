@@ -4,6 +4,24 @@ import { KqueueError } from './errors.js';
 import type { KEvent } from './kevent.js';
 import { type KqueueEngine, newMarker, type Sleeper } from './engine/kqueue.js';
 
+/**
+ * While any kevent wait is pending, one ref'd timer keeps the process alive, as a blocked
+ * kevent(2) keeps a C program running. Nothing else in the library holds the event loop.
+ */
+let pendingWaits = 0;
+let keepAlive: NodeJS.Timeout | null = null;
+
+function holdProcess(): void {
+  if (pendingWaits++ === 0) keepAlive = setInterval(() => {}, 0x3fffffff);
+}
+
+function releaseProcess(): void {
+  if (--pendingWaits === 0) {
+    clearInterval(keepAlive!);
+    keepAlive = null;
+  }
+}
+
 /** A kqueue as a wait sees it: the engine plus the set of waits close() must fail. */
 export type WaitingKqueue = KqueueEngine & { readonly waits: Set<Waiter> };
 
@@ -33,7 +51,7 @@ export class Waiter implements Sleeper, TimeoutEntry {
     private readonly reject: (error: unknown) => void,
   ) {
     kq.waits.add(this);
-    kq.clock.hold();
+    holdProcess();
     if (deadline !== Infinity) kq.clock.addTimeout(this);
     signal?.addEventListener('abort', this.abort);
     kq.sleep(this);
@@ -86,7 +104,7 @@ export class Waiter implements Sleeper, TimeoutEntry {
     const kq = this.kq;
     kq.waits.delete(this);
     if (this.heapIndex >= 0) kq.clock.removeTimeout(this);
-    kq.clock.unhold();
+    releaseProcess();
     this.signal?.removeEventListener('abort', this.abort);
     this.settle();
   }

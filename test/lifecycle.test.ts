@@ -131,3 +131,18 @@ kq.kevent([{ ident: 'tick', filter: K.EVFILT_TIMER, flags: K.EV_ADD, data: 20 }]
   assert.deepEqual(lastJson(r), { n: 1 });
   assert.ok(r.elapsed < 2000, `exited after ${r.elapsed} ms`);
 });
+
+test('a pending kevent with a null timeout keeps the process alive with nothing else holding it', async () => {
+  // The only thing that will wake the wait is an unref'd Node timer: without the wait's own
+  // keep-alive the process would exit before it fires.
+  const r = await runChild('null-wait-no-timer', `
+const kq = K.kqueue();
+kq.keventSync([{ ident: 'u', filter: K.EVFILT_USER, flags: K.EV_ADD | K.EV_CLEAR }], 0);
+setTimeout(() => kq.keventSync([{ ident: 'u', filter: K.EVFILT_USER, fflags: K.NOTE_TRIGGER }], 0), 100).unref();
+const evs = await kq.kevent(null, 1, null);
+console.log(JSON.stringify({ n: evs.length, ident: evs[0].ident }));
+kq.close();
+`);
+  assertExitedByItself(r);
+  assert.deepEqual(lastJson(r), { n: 1, ident: 'u' });
+});

@@ -28,11 +28,6 @@ export abstract class Clock {
   /** @internal make sure the earliest deadline will be served. */
   protected abstract schedule(): void;
 
-  /** @internal a pending kevent wait: while any exists, the clock keeps the process alive. */
-  hold(): void {}
-  /** @internal */
-  unhold(): void {}
-
   /** @internal arms a timer knote to expire `period` ms from now. */
   armTimer(kn: Knote, period: number): void {
     const deadline = this.now() + period;
@@ -43,6 +38,7 @@ export abstract class Clock {
   /** @internal */
   cancelTimer(): void {
     this.timers.cancel();
+    if (this.timers.live === 0) this.idle();
   }
 
   /** @internal */
@@ -54,7 +50,11 @@ export abstract class Clock {
   /** @internal */
   removeTimeout(e: TimeoutEntry): void {
     this.timeouts.remove(e);
+    if (this.timeouts.size === 0) this.idle();
   }
+
+  /** @internal called when a deadline went away: a clock with none left may release its host timer. */
+  protected idle(): void {}
 
   /** @internal */
   protected deadlineAdded(_deadline: number): void {

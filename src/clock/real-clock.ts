@@ -6,13 +6,12 @@ const MAX_DELAY = 0x7fffffff;
 
 /**
  * The monotonic clock (`performance.now()`), served by a single Node timer set for the earliest
- * deadline. That timer is unref'd unless a kevent wait is pending, so timer knotes alone never
- * keep the process alive but a waiting kevent does, as a setTimeout would.
+ * deadline. That timer never keeps the process alive by itself: timer knotes alone do not, while
+ * a pending kevent wait does (see wait.ts), as a pending setTimeout would.
  */
 export class RealClock extends Clock {
   private host: NodeJS.Timeout | null = null;
   private hostDeadline = Infinity;
-  private holds = 0;
   private readonly onHost = (): void => {
     this.host = null;
     this.hostDeadline = Infinity;
@@ -25,17 +24,19 @@ export class RealClock extends Clock {
     return performance.now();
   }
 
-  override hold(): void {
-    if (this.holds++ === 0) this.host?.ref();
-  }
-
-  override unhold(): void {
-    if (--this.holds === 0) this.host?.unref();
-  }
-
   protected override deadlineAdded(deadline: number): void {
     // Arming a later deadline than the one the host timer serves needs no work.
     if (deadline < this.hostDeadline) this.schedule();
+  }
+
+  protected override idle(): void {
+    // Nothing left to serve: drop the host timer now rather than when it fires, so a closed
+    // kqueue leaves no handle behind.
+    if (this.host !== null && this.nextDeadline() === Infinity) {
+      clearTimeout(this.host);
+      this.host = null;
+      this.hostDeadline = Infinity;
+    }
   }
 
   protected schedule(): void {
@@ -46,8 +47,7 @@ export class RealClock extends Clock {
     this.hostDeadline = Infinity;
     if (next === Infinity) return;
     const delay = Math.min(MAX_DELAY, Math.max(1, Math.ceil(next - performance.now())));
-    this.host = setTimeout(this.onHost, delay);
-    if (this.holds === 0) this.host.unref();
+    this.host = setTimeout(this.onHost, delay).unref();
     this.hostDeadline = delay === MAX_DELAY ? Infinity : next;
   }
 }
