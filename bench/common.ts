@@ -13,9 +13,10 @@ export function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Milliseconds of warm-up and of measurement for one throughput figure. */
-export const WARMUP_MS = QUICK ? 60 : 200;
-export const MEASURE_MS = QUICK ? 150 : 500;
+/** Interleaved measurement plan: warm-up per contender, then rounds of one slice each. */
+export const WARMUP_MS = QUICK ? 50 : 150;
+export const ROUNDS = QUICK ? 3 : 7;
+export const SLICE_MS = QUICK ? 25 : 40;
 
 const gcFn = (globalThis as { gc?: () => void }).gc;
 
@@ -48,54 +49,65 @@ export function cpuMs(): number {
 export const now = (): number => performance.now();
 
 /**
- * Throughput of a synchronous operation. `run(iters)` performs `iters` iterations in its own loop
- * and returns how many operations (events, changes, calls) they made. Chunks are sized to take
- * about a millisecond so the clock is read rarely. Returns operations per second over the whole
- * measurement window (collections included: they are part of the cost).
+ * One operation being measured. `run(iters)` performs `iters` iterations in its own loop and
+ * returns (or resolves to) how many operations (events, changes, calls) they made.
  */
-export function rate(run: (iters: number) => number, measureMs = MEASURE_MS, warmupMs = WARMUP_MS): number {
-  let iters = 1;
-  let t = now();
-  const warmEnd = t + warmupMs;
-  // Warm-up, growing the chunk until one takes at least a millisecond.
-  while (t < warmEnd) {
-    run(iters);
-    const t2 = now();
-    if (t2 - t < 1 && iters < 1 << 24) iters *= 2;
-    t = t2;
-  }
-  let ops = 0;
-  const start = now();
-  const end = start + measureMs;
-  let t2 = start;
-  while (t2 < end) {
-    ops += run(iters);
-    t2 = now();
-  }
-  return ops / ((t2 - start) / 1000);
+export interface Contender {
+  name: string;
+  run: (iters: number) => number | Promise<number>;
 }
 
-/** `rate()` for an asynchronous operation. */
-export async function rateAsync(run: (iters: number) => Promise<number>, measureMs = MEASURE_MS,
-  warmupMs = WARMUP_MS): Promise<number> {
-  let iters = 1;
-  let t = now();
-  const warmEnd = t + warmupMs;
-  while (t < warmEnd) {
-    await run(iters);
-    const t2 = now();
-    if (t2 - t < 1 && iters < 1 << 24) iters *= 2;
-    t = t2;
+/**
+ * Operations per second of each contender, measured interleaved so that noise from the rest of
+ * the machine falls on all of them alike: each is warmed up (growing its chunk until one takes
+ * at least a millisecond, so the clock is read rarely), then every round gives each contender a
+ * slice of `sliceMs`, in an order rotated from round to round. Returns the median over rounds
+ * of each contender's rate in its slice (collections included: they are part of the cost).
+ */
+export async function compareRates(contenders: Contender[], rounds = ROUNDS, sliceMs = SLICE_MS,
+  warmupMs = WARMUP_MS): Promise<Record<string, number>> {
+  const iters: number[] = [];
+  for (const c of contenders) {
+    let n = 1;
+    let t = now();
+    const end = t + warmupMs;
+    while (t < end) {
+      await c.run(n);
+      const t2 = now();
+      if (t2 - t < 1 && n < 1 << 24) n *= 2;
+      t = t2;
+    }
+    iters.push(n);
   }
-  let ops = 0;
-  const start = now();
-  const end = start + measureMs;
-  let t2 = start;
-  while (t2 < end) {
-    ops += await run(iters);
-    t2 = now();
+  const samples: number[][] = contenders.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < contenders.length; j++) {
+      const k = (j + r) % contenders.length;
+      const c = contenders[k]!;
+      const n = iters[k]!;
+      let ops = 0;
+      const start = now();
+      const end = start + sliceMs;
+      let t = start;
+      while (t < end) {
+        ops += await c.run(n);
+        t = now();
+      }
+      samples[k]!.push(ops / ((t - start) / 1000));
+    }
   }
-  return ops / ((t2 - start) / 1000);
+  const out: Record<string, number> = {};
+  contenders.forEach((c, k) => {
+    out[c.name] = median(samples[k]!);
+  });
+  return out;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 }
 
 /** Keeps a value observable so the optimiser cannot drop the work that produced it. */

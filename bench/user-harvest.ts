@@ -13,10 +13,11 @@ import { EventEmitter, on } from 'node:events';
 import {
   EV_ADD, EV_CLEAR, EVFILT_USER, type KEventInit, kqueue, NOTE_TRIGGER,
 } from '../src/index.js';
-import { emit, main, rate, rateAsync, sink } from './common.js';
+import { compareRates, type Contender, emit, main, sink } from './common.js';
 
 const BATCHES = [1, 64, 1024];
 const ON_BATCH = 1024;
+const ASYNC_BATCH = 1024;
 
 function userKqueue(b: number): { kq: ReturnType<typeof kqueue>; triggers: KEventInit[] } {
   const kq = kqueue();
@@ -29,69 +30,79 @@ function userKqueue(b: number): { kq: ReturnType<typeof kqueue>; triggers: KEven
   return { kq, triggers };
 }
 
-function keventSyncRate(b: number): number {
+/** A contender harvesting batches of `b` through keventSync. */
+function keventSyncContender(b: number): Contender {
   const { kq, triggers } = userKqueue(b);
   // One checked call: every trigger is harvested in the same call.
   if (kq.keventSync(triggers, b).length !== b) throw new Error(`batch ${b}: short harvest`);
-  const r = rate((iters) => {
-    let n = 0;
-    for (let k = 0; k < iters; k++) n += kq.keventSync(triggers, b).length;
-    return n;
-  });
-  kq.close();
-  return r;
+  return {
+    name: `sync_${b}`,
+    run(iters) {
+      let n = 0;
+      for (let k = 0; k < iters; k++) n += kq.keventSync(triggers, b).length;
+      return n;
+    },
+  };
 }
 
-async function keventAsyncRate(b: number): Promise<number> {
+/** The same through the promise API with a zero timeout. */
+async function keventAsyncContender(b: number): Promise<Contender> {
   const { kq, triggers } = userKqueue(b);
   if ((await kq.kevent(triggers, b, 0)).length !== b) throw new Error(`async batch ${b}: short harvest`);
-  const r = await rateAsync(async (iters) => {
-    let n = 0;
-    for (let k = 0; k < iters; k++) n += (await kq.kevent(triggers, b, 0)).length;
-    return n;
-  });
-  kq.close();
-  return r;
+  return {
+    name: `async_${b}`,
+    async run(iters) {
+      let n = 0;
+      for (let k = 0; k < iters; k++) n += (await kq.kevent(triggers, b, 0)).length;
+      return n;
+    },
+  };
 }
 
-function emitterRate(): number {
+let got = 0;
+
+/** EventEmitter.emit with one listener, one event per emit. */
+function emitterContender(): Contender {
   const ee = new EventEmitter();
-  let got = 0;
   ee.on('ev', (i: number) => {
     got += i & 1;
   });
-  const r = rate((iters) => {
-    for (let k = 0; k < iters; k++) ee.emit('ev', k);
-    return iters;
-  });
-  sink(got);
-  return r;
+  return {
+    name: 'emit',
+    run(iters) {
+      for (let k = 0; k < iters; k++) ee.emit('ev', k);
+      return iters;
+    },
+  };
 }
 
-async function eventsOnRate(): Promise<number> {
+/** events.on(): ON_BATCH emits, then the async iterator drained of them. */
+function eventsOnContender(): Contender {
   const ee = new EventEmitter();
   const it = on(ee, 'ev')[Symbol.asyncIterator]();
-  let got = 0;
-  const r = await rateAsync(async (iters) => {
-    for (let k = 0; k < iters; k++) {
-      for (let i = 0; i < ON_BATCH; i++) ee.emit('ev', i);
-      for (let i = 0; i < ON_BATCH; i++) {
-        const res = await it.next();
-        got += (res.value as number[])[0]! & 1;
+  return {
+    name: 'events_on',
+    async run(iters) {
+      for (let k = 0; k < iters; k++) {
+        for (let i = 0; i < ON_BATCH; i++) ee.emit('ev', i);
+        for (let i = 0; i < ON_BATCH; i++) {
+          const res = await it.next();
+          got += (res.value as number[])[0]! & 1;
+        }
       }
-    }
-    return iters * ON_BATCH;
-  });
-  await it.return?.();
-  sink(got);
-  return r;
+      return iters * ON_BATCH;
+    },
+  };
 }
 
 main(async () => {
-  const m: Record<string, number> = {};
-  m.emit = emitterRate();
-  for (const b of BATCHES) m[`sync_${b}`] = keventSyncRate(b);
-  m.events_on = await eventsOnRate();
-  m.async_1024 = await keventAsyncRate(1024);
+  const contenders: Contender[] = [
+    ...BATCHES.map(keventSyncContender),
+    await keventAsyncContender(ASYNC_BATCH),
+    emitterContender(),
+    eventsOnContender(),
+  ];
+  const m = await compareRates(contenders);
+  sink(got);
   emit(m);
 });

@@ -123,11 +123,11 @@ try {
 // ---- 4. EVFILT_TIMER on the real clock, harvested with for await --------------------------------
 
 step('4. EVFILT_TIMER: a 100 ms periodic timer and a 250 ms one-shot, harvested for ~1 s');
+const start = performance.now();
 kq.keventSync([
   { ident: 'tick', filter: EVFILT_TIMER, flags: EV_ADD, data: 100 }, // data = period in ms
   { ident: 'once', filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: 250 },
 ], 0);
-const start = performance.now();
 const stop = new AbortController();
 const stopTimer = setTimeout(() => stop.abort(), 1050);
 let paused = false;

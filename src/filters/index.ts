@@ -4,3 +4,4 @@ import './kqueue-read.js';
 import './user.js';
 import './timer.js';
 import './aio.js';
+import './planned.js';
