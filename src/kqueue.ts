@@ -2,7 +2,7 @@ import { EBADF, EINTR, EINVAL } from './constants.js';
 import { Clock } from './clock/clock.js';
 import { realClock } from './clock/real-clock.js';
 import { acquireChangeBuffer, releaseChangeBuffer } from './engine/changes.js';
-import { Applied, KqueueEngine, newMarker } from './engine/kqueue.js';
+import { KqueueEngine, newMarker } from './engine/kqueue.js';
 import { KqueueError } from './errors.js';
 import type { KEvent, KEventInit, Timeout } from './kevent.js';
 import { Waiter } from './wait.js';
@@ -58,15 +58,15 @@ export class Kqueue extends KqueueEngine {
     options?: KeventOptions): Promise<KEvent[]> {
     let ms: number;
     let signal: AbortSignal | undefined;
-    const out: KEvent[] = [];
+    let out: KEvent[] | null;
     try {
       ms = readTimeout(timeout);
       signal = readSignal(options);
-      if (this.harvestNow(changelist, nevents, out)) return settle(out, ms);
+      out = this.harvestNow(changelist, nevents);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (ms === 0 || ms < 0) return settle(out, ms);
+    if (out !== null || ms <= 0) return settle(out ?? [], ms);
     if (signal?.aborted) return afterTurn(new KqueueError(EINTR, 'the wait was aborted'));
     const deadline = ms === Infinity ? Infinity : this.clock.now() + ms;
     return new Promise<KEvent[]>((resolve, reject) => {
@@ -76,16 +76,14 @@ export class Kqueue extends KqueueEngine {
 
   /** `kevent()` with a zero timeout, synchronously: errors are thrown. */
   keventSync(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] {
-    const out: KEvent[] = [];
-    this.harvestNow(changelist, nevents, out);
-    return out;
+    return this.harvestNow(changelist, nevents) ?? [];
   }
 
   /**
-   * Validates, applies the changes and scans once. Returns true when the call is complete
-   * (entries were posted, nevents is 0, or events were collected).
+   * Validates, applies the changes and scans once. Returns the call's result when it is complete
+   * (entries were posted, nevents is 0, or events were collected), or null when it would sleep.
    */
-  private harvestNow(changelist: Iterable<KEventInit> | null | undefined, nevents: number, out: KEvent[]): boolean {
+  private harvestNow(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] | null {
     if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
     if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
       throw new KqueueError(EINVAL, 'nevents must be a non-negative integer');
@@ -95,12 +93,14 @@ export class Kqueue extends KqueueEngine {
       ch.read(changelist);
       // The caller's getters or iterator may have closed this kqueue while it was being read.
       if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue was closed while the changelist was read');
-      if (this.applyChanges(ch, nevents, out) === Applied.Posted) return true;
+      const posted = this.applyChanges(ch, nevents);
+      if (posted !== null) return posted;
     } finally {
       releaseChangeBuffer(ch);
     }
-    if (nevents === 0) return true;
-    return this.collect(nevents, out, syncMarker) !== 0;
+    if (nevents === 0) return [];
+    const out = this.collect(nevents, syncMarker);
+    return out.length !== 0 ? out : null;
   }
 
   /** Drops every knote and fails pending waits with EBADF; later calls fail with EBADF. */

@@ -88,8 +88,8 @@ export class Waiter implements Sleeper, TimeoutEntry {
     if (this.done) return;
     this.woken = false;
     const kq = this.kq;
-    const out: KEvent[] = [];
-    if (kq.collect(this.nevents, out, this.marker) !== 0 || kq.clock.now() >= this.deadline) {
+    const out = kq.collect(this.nevents, this.marker);
+    if (out.length !== 0 || kq.clock.now() >= this.deadline) {
       this.finish(out);
     } else if (this.signal?.aborted) {
       this.finish(new KqueueError(EINTR, 'the wait was aborted'));

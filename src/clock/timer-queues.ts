@@ -13,6 +13,8 @@ class PeriodQueue {
   head = 0;
   size = 0;
   heapIndex = -1;
+  /** Deadline of the first entry, kept here so heap comparisons touch only the queues. */
+  front = Infinity;
 
   constructor(readonly period: number) {
     this.knotes = new Array(8).fill(null);
@@ -28,11 +30,7 @@ class PeriodQueue {
     const i = (this.head + this.size) & (cap - 1);
     this.knotes[i] = kn;
     this.deadlines[i] = deadline;
-    this.size++;
-  }
-
-  frontDeadline(): number {
-    return this.deadlines[this.head]!;
+    if (this.size++ === 0) this.front = deadline;
   }
 
   shift(): Knote {
@@ -40,7 +38,7 @@ class PeriodQueue {
     const kn = this.knotes[i]!;
     this.knotes[i] = null;
     this.head = (i + 1) & (this.knotes.length - 1);
-    this.size--;
+    this.front = --this.size === 0 ? Infinity : this.deadlines[this.head]!;
     return kn;
   }
 
@@ -63,9 +61,16 @@ class PeriodQueue {
     this.deadlines = deadlines;
     this.head = 0;
     this.size = n;
+    this.front = n === 0 ? Infinity : deadlines[0]!;
     return dropped;
   }
 }
+
+/**
+ * A VirtualClock advance that would expire one periodic timer at least this many times credits
+ * them in one expiry instead of walking them one by one.
+ */
+const CATCH_UP_MIN = 1024;
 
 /** The timer filter's expiry: count `times` expirations on `kn`. */
 export type ExpireFn = (kn: Knote, times: number) => void;
@@ -75,6 +80,8 @@ export type RearmFn = (kn: Knote) => number;
 export class TimerQueues {
   private readonly byPeriod = new Map<number, PeriodQueue>();
   private readonly heap: PeriodQueue[] = [];
+  /** Timers re-armed by a catch-up (VirtualClock only), in a heap of their own. */
+  private readonly late: LateEntry[] = [];
   /** Entries in all FIFOs, dead included, and how many of them are dead. */
   private entries = 0;
   private dead = 0;
@@ -96,52 +103,92 @@ export class TimerQueues {
   /** Marks the (dropped) knote's entry dead; it is skipped when reached. */
   cancel(): void {
     this.dead++;
-    if (this.dead > 4096 && this.dead * 2 > this.entries) this.compact();
+    if (this.dead === this.entries) this.clear();
+    else if (this.dead > 4096 && this.dead * 2 > this.entries) this.compact();
+  }
+
+  /** Forgets every entry: all were cancelled. */
+  private clear(): void {
+    for (const q of this.heap) q.heapIndex = -1;
+    this.heap.length = 0;
+    this.late.length = 0;
+    this.byPeriod.clear();
+    this.entries = 0;
+    this.dead = 0;
   }
 
   get live(): number {
     return this.entries - this.dead;
   }
 
-  /** Earliest live deadline, or Infinity. */
+  /** Earliest deadline, or Infinity (it may belong to a cancelled entry: see expireDue). */
   nextDeadline(): number {
-    while (this.heap.length !== 0) {
-      const q = this.heap[0]!;
-      if (q.knotes[q.head]!.kq !== null) return q.frontDeadline();
-      q.shift();
-      this.entries--;
-      this.dead--;
-      this.settleTop(q);
-    }
-    return Infinity;
+    const a = this.heap.length === 0 ? Infinity : this.heap[0]!.front;
+    const b = this.late.length === 0 ? Infinity : this.late[0]!.deadline;
+    return a < b ? a : b;
   }
 
   /**
    * Expires, in deadline order, every entry due at or before `limit`. `at(d)` gives the time a
    * timer due at `d` fires at (and may move a virtual clock's now to it); with `catchUp` a
    * periodic timer is credited with every period that elapses up to `limit` in one expiry, as
-   * firing it repeatedly would do, since nothing can run in between.
+   * firing it repeatedly would do, since nothing can run in between. Cancelled entries are
+   * dropped as they are met.
    */
   expireDue(limit: number, catchUp: boolean, at: (d: number) => number, rearm: RearmFn, expire: ExpireFn): void {
+    const heap = this.heap;
+    const late = this.late;
     for (;;) {
-      const d = this.nextDeadline();
-      if (d > limit) return;
-      const q = this.heap[0]!;
-      const kn = q.shift();
+      const q = heap.length === 0 ? null : heap[0]!;
+      const l = late.length === 0 ? null : late[0]!;
+      let d: number;
+      let kn: Knote;
+      if (q !== null && (l === null || q.front < l.deadline || (q.front === l.deadline && q.period >= l.period))) {
+        d = q.front;
+        if (d > limit) return;
+        kn = q.shift();
+        if (q.size === 0) this.heapRemove(q);
+        else this.siftDown(0);
+      } else if (l !== null) {
+        d = l.deadline;
+        if (d > limit) return;
+        kn = l.kn;
+        this.latePop();
+      } else {
+        return;
+      }
       this.entries--;
-      this.settleTop(q);
+      if (kn.kq === null) {
+        this.dead--;
+        continue;
+      }
       const t = at(d);
       const p = rearm(kn);
       let times = 1;
       if (p >= 0) {
-        if (catchUp && p > 0 && limit - d >= p) times += Math.floor((limit - d) / p);
-        this.arm(kn, p, catchUp ? d + times * p : t + p);
+        if (catchUp && limit - d >= p * CATCH_UP_MIN) {
+          // Credited with every expiry up to `limit`, it re-arms as if armed at its last one,
+          // which is later than now: a FIFO of its period could then be out of order, so it
+          // waits in the heap of late entries instead. Only for long runs of expiries: among
+          // timers due at the same millisecond with the same period, the order then follows
+          // arming order only approximately (docs/differences.md).
+          times += Math.floor((limit - d) / p);
+          this.lateInsert({ kn, deadline: d + times * p, period: p });
+          this.entries++;
+        } else {
+          this.arm(kn, p, catchUp ? d + p : t + p);
+        }
       }
       expire(kn, times);
     }
   }
 
   private compact(): void {
+    const live = this.late.filter((e) => e.kn.kq !== null);
+    this.entries -= this.late.length - live.length;
+    this.dead -= this.late.length - live.length;
+    this.late.length = 0;
+    for (const e of live) this.lateInsert(e);
     for (const q of this.byPeriod.values()) {
       if (q.size === 0) continue;
       const dropped = q.regrow(Math.max(8, pow2(q.size)), true);
@@ -161,14 +208,9 @@ export class TimerQueues {
   // arming order.
 
   private less(a: PeriodQueue, b: PeriodQueue): boolean {
-    const da = a.frontDeadline();
-    const db = b.frontDeadline();
+    const da = a.front;
+    const db = b.front;
     return da < db || (da === db && a.period > b.period);
-  }
-
-  private settleTop(q: PeriodQueue): void {
-    if (q.size === 0) this.heapRemove(q);
-    else this.siftDown(q.heapIndex);
   }
 
   private heapInsert(q: PeriodQueue): void {
@@ -191,6 +233,36 @@ export class TimerQueues {
 
   private rebuildHeap(): void {
     for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private lateInsert(e: LateEntry): void {
+    const h = this.late;
+    let i = h.length;
+    h.push(e);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!lateLess(e, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private latePop(): void {
+    const h = this.late;
+    const last = h.pop()!;
+    const n = h.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && lateLess(h[c + 1]!, h[c]!)) c++;
+      if (!lateLess(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
   }
 
   private siftUp(i: number): void {
@@ -223,6 +295,17 @@ export class TimerQueues {
     h[i] = q;
     q.heapIndex = i;
   }
+}
+
+interface LateEntry {
+  kn: Knote;
+  deadline: number;
+  period: number;
+}
+
+/** Heap order of late entries: the same as the FIFOs' (deadline, larger period first). */
+function lateLess(a: LateEntry, b: LateEntry): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.period > b.period);
 }
 
 function pow2(n: number): number {

@@ -2,47 +2,60 @@ import { KN_DELETING, KN_PROCESSING, KN_REPROCESS, type Knote } from './knote.js
 
 /**
  * The knotes interested in one event source (the reference's klist). A source calls `post()`
- * when something happened; each knote's filter decides whether that activates it.
+ * when something happened; each knote's filter decides whether that activates it. As in the
+ * reference (knote_insert puts a knote at the head), a post visits the newest knote first; the
+ * order is visible when knotes of one kqueue are activated by posts that cascade.
  */
 export class Klist {
-  private readonly knotes = new Set<Knote>();
+  /** Oldest first; walked backwards. */
+  private readonly knotes: Knote[] = [];
 
   get size(): number {
-    return this.knotes.size;
+    return this.knotes.length;
   }
 
   insert(kn: Knote): void {
-    this.knotes.add(kn);
+    this.knotes.push(kn);
   }
 
   remove(kn: Knote): void {
-    this.knotes.delete(kn);
+    const i = this.knotes.lastIndexOf(kn);
+    if (i >= 0) this.knotes.splice(i, 1);
   }
 
   /** The reference's knote(): run every knote's filter with `hint` and activate those it accepts. */
   post(hint: number): void {
-    for (const kn of this.knotes) {
-      const kq = kn.kq;
-      if (kq === null) continue;
-      if (kn.status & KN_PROCESSING) {
-        // Someone up the stack owns the knote. A bare re-check is left to its release; a hint
-        // carries state the filter must record now (the reference sleeps until it can).
-        if (hint === 0) kn.status |= KN_REPROCESS;
-        else if (kn.fop.event(kn, hint)) kq.activate(kn);
-        continue;
-      }
-      kn.status |= KN_PROCESSING;
-      if ((kn.status & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
-      kq.release(kn);
+    const list = this.knotes;
+    if (list.length === 1) {
+      postOne(list[0]!, hint);
+      return;
     }
+    // A snapshot: filters and activations may add or remove knotes of this list meanwhile.
+    const snapshot = list.slice();
+    for (let i = snapshot.length - 1; i >= 0; i--) postOne(snapshot[i]!, hint);
   }
 
   /** Destroys every knote on the list, as closing a watched descriptor does (knote_fdclose). */
   dropAll(): void {
-    for (const kn of this.knotes) {
-      const kq = kn.kq;
-      this.knotes.delete(kn);
-      if (kq !== null) kq.detachAndDrop(kn);
+    const snapshot = this.knotes.splice(0);
+    for (let i = snapshot.length - 1; i >= 0; i--) {
+      const kn = snapshot[i]!;
+      kn.kq?.detachAndDrop(kn);
     }
   }
+}
+
+function postOne(kn: Knote, hint: number): void {
+  const kq = kn.kq;
+  if (kq === null) return;
+  if (kn.status & KN_PROCESSING) {
+    // Someone up the stack owns the knote. A bare re-check is left to its release; a hint
+    // carries state the filter must record now (the reference sleeps until it can).
+    if (hint === 0) kn.status |= KN_REPROCESS;
+    else if (kn.fop.event(kn, hint)) kq.activate(kn);
+    return;
+  }
+  kn.status |= KN_PROCESSING;
+  if ((kn.status & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
+  kq.release(kn);
 }

@@ -8,6 +8,7 @@ import { tunables } from '../tunables.js';
 import type { Clock } from '../clock/clock.js';
 import type { ChangeBuffer } from './changes.js';
 import { type Descriptor, resolveDescriptor, sysfiltOps } from './filter-ops.js';
+import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import {
   KN_ACTIVE, KN_DELETING, KN_DETACHED, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
@@ -19,21 +20,13 @@ export interface Sleeper {
   wakeup(): void;
 }
 
-/** Result of applying a changelist. */
-export const enum Applied {
-  /** Every change was applied; no entry was posted. */
-  Clean,
-  /** At least one error or receipt entry was posted: the call returns them at once. */
-  Posted,
-}
-
 /**
  * The kqueue engine: knotes, the pending queue, register, scan and the wake-up of sleepers. It
  * knows filters only through `sysfiltOps` and sources only through klists.
  */
 export class KqueueEngine implements Descriptor {
-  /** @internal knotes by filter slot (~filter), each keyed by ident (SameValueZero). */
-  readonly knotes: (Map<unknown, Knote> | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
+  /** @internal knotes by filter slot (~filter), each table keyed by ident (SameValueZero). */
+  readonly knotes: (IdentTable | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
   /** @internal sentinel of the circular pending queue. */
   readonly head: Knote;
   /** @internal the reference's kq_count: queued knotes (markers excluded). */
@@ -150,8 +143,7 @@ export class KqueueEngine implements Descriptor {
   /** @internal unlink from the lookup table and the queue; the knote is dead afterwards. */
   drop(kn: Knote): void {
     if (kn.kq === null) return;
-    const map = this.knotes[~kn.filter]!;
-    if (map.get(kn.ident) === kn) map.delete(kn.ident);
+    this.knotes[~kn.filter]!.delete(kn.ident, kn);
     if (kn.status & KN_QUEUED) this.dequeue(kn);
     kn.kq = null;
     kn.hook = undefined;
@@ -160,30 +152,28 @@ export class KqueueEngine implements Descriptor {
   // ---- registration -----------------------------------------------------------------------
 
   /**
-   * Applies the changes in order (kqueue_register per change). Error and receipt entries go to
-   * `out` while room remains in `nevents`; past that the call fails with the change's errno and
-   * later changes are not applied.
+   * Applies the changes in order (kqueue_register per change). Error and receipt entries are
+   * returned (null when none was posted) while room remains in `nevents`; past that the call
+   * fails with the change's errno and later changes are not applied.
    * @internal
    */
-  applyChanges(ch: ChangeBuffer, nevents: number, out: KEvent[]): Applied {
-    let room = nevents;
-    let posted = false;
+  applyChanges(ch: ChangeBuffer, nevents: number): KEvent[] | null {
+    let posted: KEvent[] | null = null;
     const n = ch.length;
     for (let i = 0; i < n; i++) {
       const error = this.register(ch, i);
       if (error !== 0 || (ch.flags[i]! & EV_RECEIPT) !== 0) {
-        if (room <= 0) {
+        if (posted === null) posted = [];
+        if (posted.length >= nevents) {
           if (error !== 0) throw new KqueueError(error, 'no room in nevents to report a change\'s error');
           // A successful receipt with nowhere to go ends the call, as DragonFly's -1 without
           // errno does: later changes are not applied and what was posted is returned.
-          return Applied.Posted;
+          return posted;
         }
-        out.push(makeEvent(ch.ident[i], ch.filter[i]!, EV_ERROR, ch.fflags[i]!, error, ch.udata[i]));
-        room--;
-        posted = true;
+        posted.push(makeEvent(ch.ident[i], ch.filter[i]!, EV_ERROR, ch.fflags[i]!, error, ch.udata[i]));
       }
     }
-    return posted ? Applied.Posted : Applied.Clean;
+    return posted;
   }
 
   /** @internal kqueue_register for change `i`; returns 0 or the errno to post. */
@@ -200,8 +190,8 @@ export class KqueueEngine implements Descriptor {
       if (fp === undefined) return EBADF;
     }
     const flags = ch.flags[i]!;
-    let map = this.knotes[slot];
-    let kn = map === undefined ? undefined : map.get(ident);
+    let table = this.knotes[slot];
+    let kn = table === undefined ? undefined : table.get(ident);
 
     if (kn === undefined) {
       if ((flags & EV_ADD) === 0) return ENOENT;
@@ -213,8 +203,8 @@ export class KqueueEngine implements Descriptor {
       ch.data[i] = 0;
       kn.hook = fp;
       kn.status = KN_PROCESSING;
-      if (map === undefined) map = this.knotes[slot] = new Map();
-      map.set(ident, kn);
+      if (table === undefined) table = this.knotes[slot] = new IdentTable();
+      table.add(ident, kn);
       const error = fops.attach(kn);
       if (error !== 0) {
         kn.status |= KN_DELETING | KN_REPROCESS;
@@ -262,30 +252,33 @@ export class KqueueEngine implements Descriptor {
 
   /**
    * The collection loop of kern_kevent without its sleep: scans up to `nevents` events behind
-   * a marker placed at the tail. Returns how many were appended to `out`; 0 means the caller
-   * would have to sleep (or stop, when polling).
+   * a marker placed at the tail. An empty result means the caller would have to sleep (or stop,
+   * when polling).
    * @internal
    */
-  collect(nevents: number, out: KEvent[], marker: Knote): number {
+  collect(nevents: number, marker: Knote): KEvent[] {
+    if (this.count === 0) return [];
+    // At most what is queued now can be taken: later activity lands behind the marker.
+    const out: KEvent[] = new Array(nevents < this.count ? nevents : this.count);
     const head = this.head;
     insertBefore(marker, head);
     let total = 0;
     let rounds = tunables.kq_checkloop;
     while (total < nevents) {
       if (this.count === 0) break;
-      total += this.scan(marker, nevents - total, out);
+      total = this.scan(marker, total, nevents, out);
       if (total !== 0 || (rounds > 0 && --rounds === 0)) break;
       // Only stale or disabled entries were met: move the marker to the tail and look again.
       unlink(marker);
       insertBefore(marker, head);
     }
     unlink(marker);
-    return total;
+    out.length = total;
+    return out;
   }
 
-  /** kqueue_scan: take up to `max` events from the head, stopping at `marker`. */
-  private scan(marker: Knote, max: number, out: KEvent[]): number {
-    let taken = 0;
+  /** kqueue_scan: fill `out` from index `taken` up to `max` events from the head, stopping at `marker`. */
+  private scan(marker: Knote, taken: number, max: number, out: KEvent[]): number {
     let before = this.head;
     while (taken < max) {
       const kn = before.next!;
@@ -307,8 +300,7 @@ export class KqueueEngine implements Descriptor {
       } else {
         const fop = kn.fop;
         if (fop.deliver !== undefined) fop.deliver(kn);
-        out.push(makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata));
-        taken++;
+        out[taken++] = makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata);
         if (flags & EV_ONESHOT) {
           kn.status = (kn.status & ~KN_QUEUED) | KN_DELETING | KN_REPROCESS;
         } else if (flags & (EV_CLEAR | EV_DISPATCH)) {
@@ -340,9 +332,9 @@ export class KqueueEngine implements Descriptor {
   terminate(): void {
     this.isClosed = true;
     for (let slot = 0; slot < this.knotes.length; slot++) {
-      const map = this.knotes[slot];
-      if (map === undefined) continue;
-      for (const kn of map.values()) {
+      const table = this.knotes[slot];
+      if (table === undefined) continue;
+      for (const kn of table.all()) {
         kn.status |= KN_PROCESSING;
         this.detachAndDrop(kn);
       }
