@@ -60,6 +60,8 @@ export class Kqueue extends KqueueEngine {
     let signal: AbortSignal | undefined;
     let out: KEvent[] | null;
     try {
+      // A closed kqueue fails every call with EBADF, before any argument is read.
+      if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
       ms = readTimeout(timeout);
       signal = readSignal(options);
       out = this.harvestNow(changelist, nevents);
@@ -112,6 +114,7 @@ export class Kqueue extends KqueueEngine {
 
   /** Harvests forever, batch by batch; ends when the kqueue closes or the signal aborts. */
   async *events(options?: EventsOptions): AsyncGenerator<KEvent, void, undefined> {
+    if (this.isClosed) return;
     const nevents = options?.nevents ?? 64;
     const signal = options?.signal;
     for (;;) {
@@ -138,8 +141,14 @@ export function kqueue(options?: KqueueOptions): Kqueue {
 /** Free-function form of `kq.kevent()`. */
 export function kevent(kq: Kqueue, changelist: Iterable<KEventInit> | null | undefined, nevents: number,
   timeout?: Timeout, options?: KeventOptions): Promise<KEvent[]> {
-  if (!(kq instanceof Kqueue)) return Promise.reject(new KqueueError(EBADF, 'not a kqueue'));
-  return kq.kevent(changelist, nevents, timeout, options);
+  try {
+    // instanceof and the method lookup may run the caller's own code (a Proxy's traps): it must
+    // not throw synchronously out of a function that returns a promise.
+    if (!(kq instanceof Kqueue)) return Promise.reject(new KqueueError(EBADF, 'not a kqueue'));
+    return kq.kevent(changelist, nevents, timeout, options);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 function settle(out: KEvent[], ms: number): Promise<KEvent[]> {
