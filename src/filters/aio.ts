@@ -1,16 +1,8 @@
 import { ENXIO, EVFILT_AIO } from '../constants.js';
-import { type FilterOps, registerFilter } from '../engine/filter-ops.js';
+import { registerFilter } from '../engine/filter-ops.js';
+import { refusingFilterOps } from './refusing.js';
 
 /** EVFILT_AIO: DragonFly removed kernel AIO, so every registration fails with ENXIO. */
-export const aioFilterOps: FilterOps = {
-  isFd: false,
-  attach(): number {
-    return ENXIO;
-  },
-  detach(): void {},
-  event(): boolean {
-    return false;
-  },
-};
+export const aioFilterOps = refusingFilterOps(ENXIO);
 
 registerFilter(EVFILT_AIO, aioFilterOps);

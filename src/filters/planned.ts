@@ -1,19 +1,11 @@
 import { ENOSYS, EVFILT_FS, EVFILT_PROC, EVFILT_SIGNAL } from '../constants.js';
-import { type FilterOps, registerFilter } from '../engine/filter-ops.js';
+import { registerFilter } from '../engine/filter-ops.js';
+import { refusingFilterOps } from './refusing.js';
 
 /**
  * Filters that exist in DragonFly but are not built yet here. They are valid filter numbers, so
  * unlike an unknown filter (EINVAL) a registration is refused with ENOSYS ("not implemented").
  */
-const plannedFilterOps: FilterOps = {
-  isFd: false,
-  attach(): number {
-    return ENOSYS;
-  },
-  detach(): void {},
-  event(): boolean {
-    return false;
-  },
-};
+const plannedFilterOps = refusingFilterOps(ENOSYS);
 
 for (const filter of [EVFILT_PROC, EVFILT_SIGNAL, EVFILT_FS]) registerFilter(filter, plannedFilterOps);
