@@ -1,7 +1,7 @@
 // Change-result entries (EV_ERROR / EV_RECEIPT), the nevents room rule, and whole-call errors.
 // DragonFly digest 2.4, 2.5, edge cases 21-32; api.md "Errors" decides where they differ
 // (entries are limited by nevents; malformed calls are EINVAL).
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EBADF, EINVAL, ENOENT, ENXIO, EOPNOTSUPP,
@@ -11,12 +11,9 @@ import {
   Kqueue, KqueueError, VirtualClock, kevent,
   type KEvent, type KEventInit, type Timeout,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-function open(t: TestContext, clock?: VirtualClock): Kqueue {
-  const kq = clock === undefined ? new Kqueue() : new Kqueue({ clock });
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 function isKqError(errno: number): (e: unknown) => boolean {
   return (e: unknown) => {

@@ -1,7 +1,7 @@
 // The flags word of returned events, and how flags, fflags and data are read from a change.
 // DragonFly digest 1.3, 2.1, 2.4, 2.10, edge cases 33-36; api.md "Types" (fflags modulo 2^32,
 // data a number unless beyond 2^53).
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ENOENT,
@@ -12,12 +12,9 @@ import {
   Kqueue, VirtualClock,
   type KEvent, type KEventInit,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-function open(t: TestContext, clock?: VirtualClock): Kqueue {
-  const kq = clock === undefined ? new Kqueue() : new Kqueue({ clock });
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 /** Creates a triggered USER knote from `change` and returns the one event it produces. */
 function userEvent(kq: Kqueue, change: Partial<KEventInit>): KEvent {

@@ -1,6 +1,6 @@
 // EVFILT_READ on a Kqueue: data is the watched kqueue's pending count. DragonFly digest 2.2,
 // 2.10 (EV_DISABLE), 3.6, 4 (close), edge cases 56, 57, 121.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EBADF, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_ERROR, EV_RECEIPT,
@@ -8,12 +8,9 @@ import {
   Kqueue,
   type KEvent,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-function open(t: TestContext): Kqueue {
-  const kq = new Kqueue();
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 function trigger(kq: Kqueue, ident: string, flags = EV_ADD | EV_CLEAR): void {
   assert.deepEqual(kq.keventSync([{ ident, filter: EVFILT_USER, flags, fflags: NOTE_TRIGGER }], 0), []);

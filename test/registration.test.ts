@@ -1,6 +1,6 @@
 // Registration: kqueue_register's checks (filter, descriptor, lookup), creation and
 // modification rules. DragonFly digest sections 2.4, 2.10, 2.11, 3.6, 3.7, edge cases 3-20, 37-47.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EBADF, EINVAL, ENOENT, ENXIO, EOPNOTSUPP,
@@ -10,12 +10,9 @@ import {
   Kqueue, VirtualClock,
   type KEvent, type KEventInit,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-function open(t: TestContext, clock?: VirtualClock): Kqueue {
-  const kq = clock === undefined ? new Kqueue() : new Kqueue({ clock });
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 /** Applies one change with room for its entry and returns the errno it reported (0 on success). */
 function apply(kq: Kqueue, change: KEventInit): number {

@@ -4,18 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_ERROR, EV_ONESHOT,
-  EVFILT_READ, EVFILT_USER, ENOENT, NOTE_FFCOPY, NOTE_TRIGGER, VirtualClock, kqueue,
+  EVFILT_READ, EVFILT_USER, ENOENT, NOTE_FFCOPY, NOTE_TRIGGER,
   type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-type TestContext = { after(fn: () => void): void };
 
 /** A kqueue on a virtual clock, closed when the test ends. */
-function open(t: TestContext): Kqueue {
-  const kq = kqueue({ clock: new VirtualClock() });
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 /** A user event added already triggered; `extra` flags select level (none), EV_CLEAR, ... */
 function addTriggered(ident: unknown, extra = 0, data = 0): KEventInit {

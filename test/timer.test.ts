@@ -4,17 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   EINVAL, ENOENT, ENOMEM, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
-  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_TIMER, KqueueError, VirtualClock, kqueue, tunables,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_TIMER, KqueueError, VirtualClock, tunables,
   type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
+import { openVirtual } from './support/open.js';
 
 type TestContext = { after(fn: () => void): void };
 
-function open(t: TestContext, clock = new VirtualClock()): { kq: Kqueue; clock: VirtualClock } {
-  const kq = kqueue({ clock });
-  t.after(() => kq.close());
-  return { kq, clock };
-}
+const open = openVirtual;
 
 function timer(ident: unknown, period: number, flags = 0): KEventInit {
   return { ident: ident as KEventInit['ident'], filter: EVFILT_TIMER, flags: EV_ADD | flags, data: period };

@@ -1,6 +1,6 @@
 // EVFILT_USER: trigger bit, NOTE_FF* operations on the stored 24 bits, data and udata rules,
 // EV_CLEAR / EV_DISPATCH / EV_ONESHOT. DragonFly digest 1.4, 2.11, 3.11, edge cases 113-119.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ENOENT,
@@ -10,12 +10,9 @@ import {
   Kqueue,
   type KEvent,
 } from '../src/index.js';
+import { openKqueue } from './support/open.js';
 
-function open(t: TestContext): Kqueue {
-  const kq = new Kqueue();
-  t.after(() => kq.close());
-  return kq;
-}
+const open = openKqueue;
 
 const U = 'user-event';
 

@@ -6,17 +6,13 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import {
   EBADF, EINTR, EINVAL, EV_ADD, EV_CLEAR, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KqueueError,
-  NOTE_TRIGGER, VirtualClock, kevent, kqueue, type KEvent, type KEventInit, type Kqueue,
+  NOTE_TRIGGER, kevent, type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
+import { openVirtual } from './support/open.js';
 
 type TestContext = { after(fn: () => void): void };
 
-function open(t: TestContext): { kq: Kqueue; clock: VirtualClock } {
-  const clock = new VirtualClock();
-  const kq = kqueue({ clock });
-  t.after(() => kq.close());
-  return { kq, clock };
-}
+const open = openVirtual;
 
 function addTriggered(ident: string, extra = 0): KEventInit {
   return { ident, filter: EVFILT_USER, flags: EV_ADD | extra, fflags: NOTE_TRIGGER };
