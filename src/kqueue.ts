@@ -167,7 +167,7 @@ function readClockOption(options: KqueueOptions | undefined): Clock {
   if (typeof options !== 'object') throw new KqueueError(EINVAL, 'options must be an object');
   const clock = options.clock;
   if (clock === undefined) return realClock;
-  if (!(clock instanceof Clock)) throw new KqueueError(EINVAL, 'options.clock must be a Clock such as VirtualClock');
+  if (!Clock.isClock(clock)) throw new KqueueError(EINVAL, 'options.clock must be a Clock such as VirtualClock');
   return clock;
 }
 
@@ -176,8 +176,21 @@ function readSignal(options: KeventOptions | undefined): AbortSignal | undefined
   if (typeof options !== 'object') throw new KqueueError(EINVAL, 'options must be an object');
   const signal = options.signal;
   if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) throw new KqueueError(EINVAL, 'options.signal must be an AbortSignal');
+  if (!isAbortSignal(signal)) throw new KqueueError(EINVAL, 'options.signal must be an AbortSignal');
   return signal;
+}
+
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+
+/** A real AbortSignal: its own `aborted` accessor accepts it (a prototype-made look-alike fails). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (!(value instanceof AbortSignal)) return false;
+  try {
+    abortedGetter.call(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A timeout in milliseconds: Infinity waits without limit, 0 polls, negative is expired. */

@@ -17,6 +17,14 @@ export function setTimerHandlers(rearm: RearmFn, expire: ExpireFn): void {
  * `TimerQueues`, waits in a `TimeoutHeap`.
  */
 export abstract class Clock {
+  /** Only a constructed clock has this; a prototype-made look-alike does not. */
+  readonly #brand = true;
+
+  /** @internal true for an object made by a Clock constructor. */
+  static isClock(value: unknown): value is Clock {
+    return typeof value === 'object' && value !== null && #brand in value;
+  }
+
   /** @internal */
   readonly timers = new TimerQueues();
   /** @internal */

@@ -39,7 +39,7 @@ export class ChangeBuffer {
   }
 
   private push(change: unknown): void {
-    if ((typeof change !== 'object' && typeof change !== 'function') || change === null) {
+    if (!isObject(change)) {
       throw new KqueueError(EINVAL, 'a change must be an object');
     }
     const c = change as Record<string, unknown>;
@@ -60,6 +60,40 @@ export class ChangeBuffer {
     this.length = i + 1;
   }
 
+  /**
+   * Walks an iterable by hand, as for-of would, so that an iterator that breaks the protocol
+   * (a non-object iterator or step result, a `next` that is not a function) is EINVAL rather
+   * than a TypeError. Our own error closes the iterator (its return()); the caller's own
+   * exceptions propagate unchanged.
+   */
+  private readIterable(changelist: unknown): void {
+    const method = (changelist as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (typeof method !== 'function') throw new KqueueError(EINVAL, 'the changelist must be iterable');
+    const it: unknown = method.call(changelist);
+    if (!isObject(it)) throw new KqueueError(EINVAL, 'the changelist\'s iterator is not an object');
+    const next = (it as { next?: unknown }).next;
+    if (typeof next !== 'function') throw new KqueueError(EINVAL, 'the changelist\'s iterator has no next()');
+    for (;;) {
+      const step: unknown = next.call(it);
+      if (!isObject(step)) throw new KqueueError(EINVAL, 'the changelist\'s iterator returned a non-object');
+      if ((step as { done?: unknown }).done) return;
+      const change = (step as { value?: unknown }).value;
+      try {
+        this.push(change);
+      } catch (e) {
+        if (e instanceof KqueueError) {
+          try {
+            const ret = (it as { return?: unknown }).return;
+            if (typeof ret === 'function') ret.call(it);
+          } catch {
+            // As for-of does, the error that ended the walk wins over one from return().
+          }
+        }
+        throw e;
+      }
+    }
+  }
+
   /** Reads `changelist` (null/undefined mean none); throws EINVAL or the caller's own exception. */
   read(changelist: unknown): void {
     this.length = 0;
@@ -69,15 +103,16 @@ export class ChangeBuffer {
         for (let i = 0; i < changelist.length; i++) this.push(changelist[i]);
         return;
       }
-      if (typeof (changelist as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-        throw new KqueueError(EINVAL, 'the changelist must be iterable');
-      }
-      for (const change of changelist as Iterable<unknown>) this.push(change);
+      this.readIterable(changelist);
     } catch (e) {
       this.clear();
       throw e;
     }
   }
+}
+
+function isObject(v: unknown): v is object {
+  return (typeof v === 'object' && v !== null) || typeof v === 'function';
 }
 
 function readFilter(v: unknown): number {
