@@ -115,9 +115,14 @@ export class Kqueue extends KqueueEngine {
   /** Harvests forever, batch by batch; ends when the kqueue closes or the signal aborts. */
   async *events(options?: EventsOptions): AsyncGenerator<KEvent, void, undefined> {
     if (this.isClosed) return;
+    const signal = readSignal(options);
     const nevents = options?.nevents ?? 64;
-    const signal = options?.signal;
+    if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 1) {
+      throw new KqueueError(EINVAL, 'events() takes nevents >= 1');
+    }
     for (;;) {
+      // Checked before harvesting: a batch taken after the abort could not be yielded.
+      if (signal?.aborted) return;
       let batch: KEvent[];
       try {
         batch = await this.kevent(null, nevents, null, signal === undefined ? undefined : { signal });
@@ -171,7 +176,7 @@ function readClockOption(options: KqueueOptions | undefined): Clock {
   return clock;
 }
 
-function readSignal(options: KeventOptions | undefined): AbortSignal | undefined {
+function readSignal(options: KeventOptions | EventsOptions | undefined): AbortSignal | undefined {
   if (options === undefined || options === null) return undefined;
   if (typeof options !== 'object') throw new KqueueError(EINVAL, 'options must be an object');
   const signal = options.signal;

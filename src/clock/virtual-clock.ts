@@ -7,7 +7,7 @@ import { Clock } from './clock.js';
  * deadline by deadline, synchronously: each timer expires with now() equal to its deadline, in
  * deadline order, and a periodic timer keeps expiring while it is still due. Waits settled by an
  * advance settle in the same turn (their promises resolve before the next macrotask). Time stays
- * within ±(2^53 - 1) ms, where every millisecond is exact.
+ * within [0, 2^53 - 1] ms, where every millisecond is exact (and so is every expiration count).
  */
 export class VirtualClock extends Clock {
   private current: number;
@@ -18,8 +18,8 @@ export class VirtualClock extends Clock {
 
   constructor(startMs = 0) {
     super();
-    if (typeof startMs !== 'number' || !(Math.abs(startMs) <= Number.MAX_SAFE_INTEGER)) {
-      throw new KqueueError(EINVAL, 'VirtualClock start must be a number of milliseconds within ±(2^53 - 1)');
+    if (typeof startMs !== 'number' || !(startMs >= 0 && startMs <= Number.MAX_SAFE_INTEGER)) {
+      throw new KqueueError(EINVAL, 'VirtualClock start must be a number of milliseconds in [0, 2^53 - 1]');
     }
     this.current = startMs;
   }

@@ -130,10 +130,12 @@ function readUint(v: unknown, mask: number, name: string): number {
   throw new KqueueError(EINVAL, `a change's ${name} must be an integer`);
 }
 
-/** `data` is a signed 64-bit value: a number while it is exact, a bigint beyond 2^53. */
+const TWO_53 = 2 ** 53;
+
+/** `data` is a signed 64-bit value: a number up to 2^53 in magnitude, a bigint beyond. */
 export function readData(v: unknown): number | bigint {
   if (typeof v === 'number') {
-    if (Number.isSafeInteger(v)) return v;
+    if (Number.isInteger(v) && v <= TWO_53 && v >= -TWO_53) return v;
     if (Number.isInteger(v)) return bigData(BigInt(v));
   } else if (typeof v === 'bigint') {
     return bigData(v);
@@ -143,7 +145,7 @@ export function readData(v: unknown): number | bigint {
 
 function bigData(v: bigint): number | bigint {
   if (v < INT64_MIN || v > INT64_MAX) throw new KqueueError(EINVAL, 'data is outside the signed 64-bit range');
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v;
 }
 
 const pool: ChangeBuffer[] = [];

@@ -25,6 +25,14 @@ export interface Sleeper {
  * knows filters only through `sysfiltOps` and sources only through klists.
  */
 export class KqueueEngine implements Descriptor {
+  /** Only a constructed kqueue has this: checking it runs no code of a Proxy's. */
+  readonly #brand = true;
+
+  /** @internal true for a kqueue (a Proxy of one is not). */
+  static isKqueue(value: unknown): value is KqueueEngine {
+    return typeof value === 'object' && value !== null && #brand in value;
+  }
+
   /** @internal knotes by filter slot (~filter), each table keyed by ident (SameValueZero). */
   readonly knotes: (IdentTable | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
   /** @internal sentinel of the circular pending queue. */

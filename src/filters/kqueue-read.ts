@@ -30,5 +30,6 @@ setKqueueFilter((kq, kn) => {
   return 0;
 });
 
-// An open kqueue is a descriptor; a closed one is EBADF.
-addDescriptorResolver((ident) => (ident instanceof KqueueEngine && !ident.isClosed ? ident : undefined));
+// An open kqueue is a descriptor; a closed one is EBADF. The brand check runs no caller code
+// (instanceof would run a Proxy's getPrototypeOf trap in the middle of applying a changelist).
+addDescriptorResolver((ident) => (KqueueEngine.isKqueue(ident) && !ident.isClosed ? ident : undefined));
