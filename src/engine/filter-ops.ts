@@ -25,11 +25,13 @@ export interface FilterOps {
 
 /**
  * A descriptor a knote can watch (the reference's `struct file` with its fo_kqfilter). A
- * descriptor filter's attach asks the resolved object to attach the knote, which may install
- * its own FilterOps in `kn.fop`.
+ * descriptor filter's attach asks the resolved object to attach the knote; from then on the
+ * knote runs the ops the descriptor gives for it (the reference's kqfilter sets kn_fop).
  */
 export interface Descriptor {
   kqfilter(kn: Knote): number;
+  /** The ops of a knote this descriptor attached. */
+  attachedOps(kn: Knote): FilterOps;
 }
 
 /** Turns an ident into the descriptor it names, or undefined; each kind of descriptor adds one. */
@@ -54,4 +56,10 @@ export const sysfiltOps: (FilterOps | undefined)[] = new Array(EVFILT_SYSCOUNT).
 
 export function registerFilter(filter: number, ops: FilterOps): void {
   sysfiltOps[~filter] = ops;
+}
+
+/** The ops of an attached knote: its filter's, or for a descriptor filter, its descriptor's. */
+export function fopOf(kn: Knote): FilterOps {
+  const ops = sysfiltOps[~kn.filter]!;
+  return ops.isFd ? (kn.hook as Descriptor).attachedOps(kn) : ops;
 }

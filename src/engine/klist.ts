@@ -1,3 +1,4 @@
+import { fopOf } from './filter-ops.js';
 import { KN_DELETING, KN_PROCESSING, KN_REPROCESS, type Knote } from './knote.js';
 
 /**
@@ -52,10 +53,10 @@ function postOne(kn: Knote, hint: number): void {
     // Someone up the stack owns the knote. A bare re-check is left to its release; a hint
     // carries state the filter must record now (the reference sleeps until it can).
     if (hint === 0) kn.status |= KN_REPROCESS;
-    else if (kn.fop.event(kn, hint)) kq.activate(kn);
+    else if (fopOf(kn).event(kn, hint)) kq.activate(kn);
     return;
   }
   kn.status |= KN_PROCESSING;
-  if ((kn.status & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
+  if ((kn.status & KN_DELETING) === 0 && fopOf(kn).event(kn, hint)) kq.activate(kn);
   kq.release(kn);
 }

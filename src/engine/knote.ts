@@ -1,4 +1,3 @@
-import type { FilterOps } from './filter-ops.js';
 import type { KqueueEngine } from './kqueue.js';
 
 // Knote status bits, named and numbered as the reference's kn_status.
@@ -20,7 +19,9 @@ export const KN_PROCESSING = 0x40;
 /**
  * One registration: (kqueue, filter, ident). The public fields form the event image handed out by
  * a scan; `sfflags`/`sdata` are what the user supplied (the filter's inputs); `hook` is the
- * filter's own attachment (watched object, trigger bit, timer state).
+ * filter's own attachment (the descriptor for descriptor filters, a trigger bit, timer state).
+ * Its filter ops are not stored: they follow from `filter` and, for descriptor filters, from the
+ * descriptor (see fopOf), which keeps every knote 8 bytes smaller.
  */
 export class Knote {
   /** Owning kqueue; null once the knote is dropped. */
@@ -34,13 +35,12 @@ export class Knote {
   sfflags: number;
   sdata: number | bigint;
   status: number;
-  fop: FilterOps;
   hook: unknown;
   /** Pending-queue links (a circular list through the kqueue's sentinel). */
   next: Knote | null;
   prev: Knote | null;
 
-  constructor(kq: KqueueEngine | null, filter: number, ident: unknown, flags: number, udata: unknown, fop: FilterOps) {
+  constructor(kq: KqueueEngine | null, filter: number, ident: unknown, flags: number, udata: unknown) {
     this.kq = kq;
     this.filter = filter;
     this.ident = ident;
@@ -51,7 +51,6 @@ export class Knote {
     this.sfflags = 0;
     this.sdata = 0;
     this.status = 0;
-    this.fop = fop;
     this.hook = undefined;
     this.next = null;
     this.prev = null;

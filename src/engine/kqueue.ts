@@ -7,7 +7,7 @@ import { type KEvent, makeEvent } from '../kevent.js';
 import { tunables } from '../tunables.js';
 import type { Clock } from '../clock/clock.js';
 import type { ChangeBuffer } from './changes.js';
-import { type Descriptor, resolveDescriptor, sysfiltOps } from './filter-ops.js';
+import { type Descriptor, type FilterOps, fopOf, resolveDescriptor, sysfiltOps } from './filter-ops.js';
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import {
@@ -53,7 +53,7 @@ export class KqueueEngine implements Descriptor {
 
   constructor(clock: Clock) {
     this.clock = clock;
-    const head = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, undefined as never);
+    const head = new Knote(null, EVFILT_MARKER, undefined, 0, undefined);
     head.next = head;
     head.prev = head;
     this.head = head;
@@ -66,7 +66,12 @@ export class KqueueEngine implements Descriptor {
 
   /** @internal READ on a kqueue is supported; every other filter is EOPNOTSUPP (see kqueue-read). */
   kqfilter(kn: Knote): number {
-    return kqueueFilter(this, kn);
+    return kqueueAsDescriptor.kqfilter(this, kn);
+  }
+
+  /** @internal */
+  attachedOps(): FilterOps {
+    return kqueueAsDescriptor.ops;
   }
 
   // ---- queue primitives -------------------------------------------------------------------
@@ -134,7 +139,7 @@ export class KqueueEngine implements Descriptor {
         this.detachAndDrop(kn);
         return true;
       }
-      if (kn.fop.event(kn, 0)) this.activate(kn);
+      if (fopOf(kn).event(kn, 0)) this.activate(kn);
     }
     kn.status &= ~KN_PROCESSING;
     return (kn.status & KN_DETACHED) !== 0;
@@ -144,7 +149,7 @@ export class KqueueEngine implements Descriptor {
   detachAndDrop(kn: Knote): void {
     if (kn.kq === null) return;
     kn.status |= KN_DELETING | KN_REPROCESS;
-    kn.fop.detach(kn);
+    fopOf(kn).detach(kn);
     this.drop(kn);
   }
 
@@ -203,7 +208,7 @@ export class KqueueEngine implements Descriptor {
 
     if (kn === undefined) {
       if ((flags & EV_ADD) === 0) return ENOENT;
-      kn = new Knote(this, filter, ident, flags, ch.udata[i], fops);
+      kn = new Knote(this, filter, ident, flags, ch.udata[i]);
       kn.sfflags = ch.fflags[i]!;
       kn.sdata = ch.data[i]!;
       // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
@@ -232,7 +237,7 @@ export class KqueueEngine implements Descriptor {
     }
 
     // Evaluate now, so a condition that already holds is reported (before EV_DISABLE applies).
-    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && kn.fop.event(kn, 0)) this.activate(kn);
+    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && fopOf(kn).event(kn, 0)) this.activate(kn);
 
     // Disabling does not dequeue: a queued knote stays counted until a scan discards it.
     if (flags & EV_DISABLE) kn.status |= KN_DISABLED;
@@ -245,7 +250,7 @@ export class KqueueEngine implements Descriptor {
   }
 
   private modify(kn: Knote, ch: ChangeBuffer, i: number): void {
-    const fop = kn.fop;
+    const fop = fopOf(kn);
     if (fop.touch !== undefined) {
       ch.fflags[i] = fop.touch(kn, ch.flags[i]!, ch.fflags[i]!, ch.data[i]!);
     } else {
@@ -303,10 +308,10 @@ export class KqueueEngine implements Descriptor {
       if (status & KN_DISABLED) {
         // Left active: enabling it again queues it at once.
         kn.status = status & ~KN_QUEUED;
-      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !kn.fop.event(kn, 0)) {
+      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !fopOf(kn).event(kn, 0)) {
         kn.status = status & ~(KN_QUEUED | KN_ACTIVE);
       } else {
-        const fop = kn.fop;
+        const fop = fopOf(kn);
         if (fop.deliver !== undefined) fop.deliver(kn);
         out[taken++] = makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata);
         if (flags & EV_ONESHOT) {
@@ -373,14 +378,20 @@ function insertBefore(kn: Knote, at: Knote): void {
 
 /** Makes a marker for one kevent call (the reference's on-stack marker). @internal */
 export function newMarker(): Knote {
-  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, undefined as never);
+  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined);
   m.status = KN_PROCESSING;
   return m;
 }
 
-let kqueueFilter: (kq: KqueueEngine, kn: Knote) => number = () => EBADF;
+/** How a kqueue serves as a descriptor: installed by the kqueue-read filter module. */
+interface KqueueAsDescriptor {
+  kqfilter(kq: KqueueEngine, kn: Knote): number;
+  ops: FilterOps;
+}
 
-/** The kqueue-read filter module installs how a kqueue attaches a knote watching it. @internal */
-export function setKqueueFilter(fn: (kq: KqueueEngine, kn: Knote) => number): void {
-  kqueueFilter = fn;
+let kqueueAsDescriptor: KqueueAsDescriptor;
+
+/** @internal */
+export function setKqueueAsDescriptor(d: KqueueAsDescriptor): void {
+  kqueueAsDescriptor = d;
 }

@@ -1,7 +1,7 @@
 import { EOPNOTSUPP, EVFILT_READ } from '../constants.js';
 import { addDescriptorResolver, type FilterOps } from '../engine/filter-ops.js';
 import type { Knote } from '../engine/knote.js';
-import { KqueueEngine, setKqueueFilter } from '../engine/kqueue.js';
+import { KqueueEngine, setKqueueAsDescriptor } from '../engine/kqueue.js';
 
 /**
  * EVFILT_READ on a kqueue: ready while the watched kqueue has queued events; `data` is its
@@ -11,7 +11,7 @@ import { KqueueEngine, setKqueueFilter } from '../engine/kqueue.js';
 export const kqueueReadFilterOps: FilterOps = {
   isFd: true,
   attach(): number {
-    return 0; // attached through kqueueFilter below
+    return 0; // attached through the kqueue's kqfilter below
   },
   detach(kn: Knote): void {
     (kn.hook as KqueueEngine).kqinfo.remove(kn);
@@ -23,11 +23,13 @@ export const kqueueReadFilterOps: FilterOps = {
   },
 };
 
-setKqueueFilter((kq, kn) => {
-  if (kn.filter !== EVFILT_READ) return EOPNOTSUPP;
-  kn.fop = kqueueReadFilterOps;
-  kq.kqinfo.insert(kn);
-  return 0;
+setKqueueAsDescriptor({
+  kqfilter(kq, kn) {
+    if (kn.filter !== EVFILT_READ) return EOPNOTSUPP;
+    kq.kqinfo.insert(kn);
+    return 0;
+  },
+  ops: kqueueReadFilterOps,
 });
 
 // An open kqueue is a descriptor; a closed one is EBADF. The brand check runs no caller code
