@@ -305,13 +305,13 @@ export class KqueueEngine implements Descriptor {
       this.count--;
       const status = kn.status;
       const flags = kn.flags;
+      const fop = fopOf(kn);
       if (status & KN_DISABLED) {
         // Left active: enabling it again queues it at once.
         kn.status = status & ~KN_QUEUED;
-      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !fopOf(kn).event(kn, 0)) {
+      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !fop.event(kn, 0)) {
         kn.status = status & ~(KN_QUEUED | KN_ACTIVE);
       } else {
-        const fop = fopOf(kn);
         if (fop.deliver !== undefined) fop.deliver(kn);
         out[taken++] = makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata);
         if (flags & EV_ONESHOT) {
@@ -330,7 +330,8 @@ export class KqueueEngine implements Descriptor {
           this.count++;
         }
       }
-      this.release(kn);
+      if (kn.status & KN_REPROCESS) this.release(kn);
+      else kn.status &= ~KN_PROCESSING;
     }
     return taken;
   }
