@@ -14,18 +14,6 @@ const NAMES: ReadonlyMap<number, string> = new Map([
   [c.ECONNREFUSED, 'ECONNREFUSED'], [c.EHOSTUNREACH, 'EHOSTUNREACH'], [c.ENOSYS, 'ENOSYS'],
 ]);
 
-/** Node/libuv error code (Linux names) -> DragonFly errno number. */
-const BY_NAME: ReadonlyMap<string, number> = new Map([
-  ...[...NAMES].map(([n, s]) => [s, n] as [string, number]),
-  ['EAGAIN', c.EAGAIN],
-  ['ENOTSUP', c.ENOTSUP],
-]);
-
 export function errnoName(errno: number): string {
   return NAMES.get(errno) ?? `E${errno}`;
-}
-
-/** Maps a Node error code such as 'ECONNRESET' to its DragonFly number; unknown codes are EIO. */
-export function errnoFromCode(code: unknown): number {
-  return (typeof code === 'string' && BY_NAME.get(code)) || c.EIO;
 }

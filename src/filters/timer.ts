@@ -14,6 +14,7 @@ import { tunables } from '../tunables.js';
 /** Live timer knotes in the process, limited by tunables.kq_calloutmax. */
 let liveTimers = 0;
 
+/** @internal live timer knotes, for leak checks in tests. */
 export function liveTimerCount(): number {
   return liveTimers;
 }
