@@ -245,7 +245,8 @@ export class KqueueEngine implements Descriptor {
       kn.status &= ~KN_DISABLED;
       if ((kn.status & (KN_ACTIVE | KN_QUEUED)) === KN_ACTIVE) this.enqueue(kn);
     }
-    this.release(kn);
+    if (kn.status & KN_REPROCESS) this.release(kn);
+    else kn.status &= ~KN_PROCESSING;
     return 0;
   }
 
