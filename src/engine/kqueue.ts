@@ -224,20 +224,19 @@ export class KqueueEngine implements Descriptor {
         this.drop(kn);
         return error;
       }
-    } else if (flags & EV_ADD) {
-      kn.status |= KN_PROCESSING;
-      this.modify(kn, ch, i);
-    } else if (flags & EV_DELETE) {
+    } else if (flags & EV_DELETE && (flags & EV_ADD) === 0) {
       kn.status |= KN_PROCESSING;
       this.detachAndDrop(kn);
       return 0;
     } else {
       kn.status |= KN_PROCESSING;
-      this.modify(kn, ch, i);
+      this.modify(kn, fops.isFd ? fopOf(kn) : fops, ch, i);
     }
 
     // Evaluate now, so a condition that already holds is reported (before EV_DISABLE applies).
-    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && fopOf(kn).event(kn, 0)) this.activate(kn);
+    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && (fops.isFd ? fopOf(kn) : fops).event(kn, 0)) {
+      this.activate(kn);
+    }
 
     // Disabling does not dequeue: a queued knote stays counted until a scan discards it.
     if (flags & EV_DISABLE) kn.status |= KN_DISABLED;
@@ -250,8 +249,8 @@ export class KqueueEngine implements Descriptor {
     return 0;
   }
 
-  private modify(kn: Knote, ch: ChangeBuffer, i: number): void {
-    const fop = fopOf(kn);
+  /** A change to an existing knote (EV_ADD on it, or no EV_ADD/EV_DELETE). */
+  private modify(kn: Knote, fop: FilterOps, ch: ChangeBuffer, i: number): void {
     if (fop.touch !== undefined) {
       ch.fflags[i] = fop.touch(kn, ch.flags[i]!, ch.fflags[i]!, ch.data[i]!);
     } else {
