@@ -112,7 +112,13 @@ export class Kqueue extends KqueueEngine {
     for (const w of [...this.waits]) w.close();
   }
 
-  /** Harvests forever, batch by batch; ends when the kqueue closes or the signal aborts. */
+  /**
+   * Harvests forever, batch by batch; ends when the kqueue closes or the signal aborts. A batch
+   * is up to `nevents` events yielded between two turns of the event loop. Each event is taken
+   * from the queue only when it is about to be yielded, so leaving the loop (break, throw, abort,
+   * close) never loses an event, and what the loop body changes (an EV_DELETE, say) applies to
+   * the very next event.
+   */
   async *events(options?: EventsOptions): AsyncGenerator<KEvent, void, undefined> {
     if (this.isClosed) return;
     const signal = readSignal(options);
@@ -120,19 +126,23 @@ export class Kqueue extends KqueueEngine {
     if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 1) {
       throw new KqueueError(EINVAL, 'events() takes nevents >= 1');
     }
+    const waitOptions = signal === undefined ? undefined : { signal };
     for (;;) {
-      // Checked before harvesting: a batch taken after the abort could not be yielded.
       if (signal?.aborted) return;
-      let batch: KEvent[];
+      let ev: KEvent;
       try {
-        batch = await this.kevent(null, nevents, null, signal === undefined ? undefined : { signal });
+        // Waits for one event, letting the event loop turn first (the starvation guard).
+        ev = (await this.kevent(null, 1, null, waitOptions))[0]!;
       } catch (e) {
         if (e instanceof KqueueError && (e.errno === EBADF || e.errno === EINTR)) return;
         throw e;
       }
-      for (const ev of batch) {
-        if (this.isClosed || signal?.aborted) return;
+      for (let n = 1; ; n++) {
         yield ev;
+        if (n >= nevents || this.isClosed || signal?.aborted) break;
+        const next = this.keventSync(null, 1);
+        if (next.length === 0) break;
+        ev = next[0]!;
       }
     }
   }
