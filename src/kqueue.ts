@@ -19,7 +19,7 @@ export interface KeventOptions {
 }
 
 export interface EventsOptions {
-  /** Largest batch harvested at once (default 64). */
+  /** Most events yielded between two turns of the event loop (default 64, at least 1). */
   nevents?: number;
   signal?: AbortSignal;
 }
