@@ -12,6 +12,7 @@ import {
   EBADF, EINTR, EINVAL, EV_ADD, EV_CLEAR, EV_DELETE, EV_ONESHOT, EVFILT_TIMER, EVFILT_USER, KqueueError,
   NOTE_TRIGGER, VirtualClock, kqueue, type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
+import { microtasks, track, turns } from './support/async.js';
 
 type TestContext = { after(fn: () => void): void };
 
@@ -46,18 +47,6 @@ function apply(kq: Kqueue, changes: KEventInit[]): void {
 const idents = (evs: KEvent[]): unknown[] => evs.map((e) => e.ident);
 const isErr = (errno: number) => (e: unknown): boolean => e instanceof KqueueError && e.errno === errno;
 
-interface Tracked<T> { settled: boolean; value?: T; error?: unknown }
-function track<T>(p: Promise<T>): Tracked<T> {
-  const s: Tracked<T> = { settled: false };
-  p.then((v) => { s.settled = true; s.value = v; }, (e: unknown) => { s.settled = true; s.error = e; });
-  return s;
-}
-async function microtasks(n = 50): Promise<void> {
-  for (let i = 0; i < n; i++) await null;
-}
-async function turns(n = 2): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
-}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Asserts that no wait is left asleep on `kq`: an edge-triggered event stays for keventSync. */

@@ -8,6 +8,7 @@ import {
   type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
 import { openVirtual } from './support/open.js';
+import { turns } from './support/async.js';
 
 type TestContext = { after(fn: () => void): void };
 
@@ -28,9 +29,6 @@ function one(evs: KEvent[]): KEvent {
 }
 
 /** Lets the event loop turn (setImmediate) a few times. */
-async function turns(n = 2): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
-}
 
 /** Runs `fn` with tunables.kq_calloutmax lowered, restoring it afterwards. */
 function withCalloutMax(t: TestContext, max: number): void {

@@ -9,6 +9,7 @@ import {
   NOTE_TRIGGER, kevent, type KEvent, type KEventInit, type Kqueue,
 } from '../src/index.js';
 import { openVirtual } from './support/open.js';
+import { microtasks, track, turns } from './support/async.js';
 
 type TestContext = { after(fn: () => void): void };
 
@@ -29,29 +30,6 @@ function trigger(ident: string): KEventInit {
 /** Applies changes without collecting (nevents 0): a failing change throws its errno. */
 function apply(kq: Kqueue, changes: KEventInit[]): void {
   assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-interface Tracked<T> {
-  settled: boolean;
-  value?: T;
-  error?: unknown;
-}
-
-/** Records when a promise settles, without awaiting it. */
-function track<T>(p: Promise<T>): Tracked<T> {
-  const s: Tracked<T> = { settled: false };
-  p.then((v) => { s.settled = true; s.value = v; }, (e: unknown) => { s.settled = true; s.error = e; });
-  return s;
-}
-
-/** Runs queued microtasks only (no macrotask can run in between). */
-async function microtasks(n = 50): Promise<void> {
-  for (let i = 0; i < n; i++) await null;
-}
-
-/** Lets the event loop turn twice (setImmediate), so anything deferred by one turn has run. */
-async function turns(n = 2): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
 function isErrno(errno: number) {
