@@ -87,6 +87,7 @@ export class Kqueue extends KqueueEngine {
    */
   private harvestNow(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] | null {
     if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
+    // DragonFly treats a negative nevents as 0; the contract makes a malformed one EINVAL.
     if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
       throw new KqueueError(EINVAL, 'nevents must be a non-negative integer');
     }
@@ -208,7 +209,10 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   }
 }
 
-/** A timeout in milliseconds: Infinity waits without limit, 0 polls, negative is expired. */
+/**
+ * A timeout in milliseconds: Infinity waits without limit, 0 polls, negative is expired (as in
+ * DragonFly). DragonFly validates nothing else; here a malformed timeout is EINVAL (the contract).
+ */
 function readTimeout(t: Timeout): number {
   if (t === undefined || t === null) return Infinity;
   if (typeof t === 'number') {
