@@ -15,10 +15,6 @@ export class IdentTable {
   private denseCount = 0;
   private map: Map<unknown, Knote> | null = null;
 
-  get size(): number {
-    return this.denseCount + (this.map === null ? 0 : this.map.size);
-  }
-
   get(ident: unknown): Knote | undefined {
     if (typeof ident === 'number' && ident >>> 0 === ident) {
       const kn = this.dense[ident];

@@ -11,7 +11,7 @@ import { type Descriptor, type FilterOps, fopOf, resolveDescriptor, sysfiltOps }
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import {
-  KN_ACTIVE, KN_DELETING, KN_DETACHED, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
+  KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
 } from './knote.js';
 
 /** A waiting kevent call, as the engine sees it: woken when something is queued. */
@@ -131,18 +131,26 @@ export class KqueueEngine implements Descriptor {
     this.sleepers.delete(s);
   }
 
-  /** @internal knote_release: run the re-checks requested while the knote was owned. */
-  release(kn: Knote): boolean {
+  /**
+   * @internal knote_release: give up ownership, first running the re-checks requested while the
+   * knote was owned. Kept tiny so that the common case (nothing requested) inlines into the hot
+   * paths; the reference returns whether the knote went away, which no caller here needs.
+   */
+  release(kn: Knote): void {
+    if (kn.status & KN_REPROCESS) this.reprocess(kn);
+    else kn.status &= ~KN_PROCESSING;
+  }
+
+  private reprocess(kn: Knote): void {
     while (kn.status & KN_REPROCESS) {
       kn.status &= ~KN_REPROCESS;
       if (kn.status & KN_DELETING) {
         this.detachAndDrop(kn);
-        return true;
+        return;
       }
       if (fopOf(kn).event(kn, 0)) this.activate(kn);
     }
     kn.status &= ~KN_PROCESSING;
-    return (kn.status & KN_DETACHED) !== 0;
   }
 
   /** @internal destroy: filter detach, then drop. */
@@ -244,8 +252,7 @@ export class KqueueEngine implements Descriptor {
       kn.status &= ~KN_DISABLED;
       if ((kn.status & (KN_ACTIVE | KN_QUEUED)) === KN_ACTIVE) this.enqueue(kn);
     }
-    if (kn.status & KN_REPROCESS) this.release(kn);
-    else kn.status &= ~KN_PROCESSING;
+    this.release(kn);
     return 0;
   }
 
@@ -330,8 +337,7 @@ export class KqueueEngine implements Descriptor {
           this.count++;
         }
       }
-      if (kn.status & KN_REPROCESS) this.release(kn);
-      else kn.status &= ~KN_PROCESSING;
+      this.release(kn);
     }
     return taken;
   }

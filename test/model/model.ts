@@ -10,6 +10,8 @@
 // non-thenables, and the per-change errors of READ/WRITE/VNODE/EXCEPT and of bad filters.
 
 // ---- numbers (digest 1.2, 1.3, 1.4, 1.8) ----------------------------------------------------
+// Repeated here on purpose rather than imported from src/constants.ts: a wrong constant in the
+// library must make the model disagree, not silently agree with it.
 
 export const EVFILT_READ = -1;
 export const EVFILT_WRITE = -2;
