@@ -2,11 +2,12 @@ import { EBADF, EINTR, EINVAL } from './constants.js';
 import { Clock } from './clock/clock.js';
 import { realClock } from './clock/real-clock.js';
 import { acquireChangeBuffer, releaseChangeBuffer } from './engine/changes.js';
+import { registerKqueue } from './descriptors/kqueue.js';
 import { KqueueEngine, newMarker } from './engine/kqueue.js';
 import { KqueueError } from './errors.js';
 import type { KEvent, KEventInit, Timeout } from './kevent.js';
+import { filterTable } from './sysfilt.js';
 import { Waiter } from './wait.js';
-import './filters/index.js';
 
 export interface KqueueOptions {
   /** Time source for EVFILT_TIMER and kevent timeouts; the real monotonic clock by default. */
@@ -24,28 +25,50 @@ export interface EventsOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Where a Kqueue keeps its engine and its waits: symbol-keyed, so they are not part of what a
+ * user sees (nor of the published types), yet reached through a transparent Proxy of a Kqueue
+ * as the old public fields were.
+ */
+const ENGINE = Symbol('kqueue engine');
+const WAITS = Symbol('kqueue waits');
+
+/** @internal a kqueue's engine, for tests that look inside. */
+export function engineOf(kq: Kqueue): KqueueEngine {
+  return kq[ENGINE];
+}
+
 /** One marker serves every synchronous scan: scans never interleave. */
 const syncMarker = newMarker();
 
 /**
  * A kqueue: one queue for every kind of event. Register interest with changes, harvest ready
- * events in batches with `kevent()`.
+ * events in batches with `kevent()`. It holds its engine privately: what a user can reach is
+ * exactly the calls below.
  */
-export class Kqueue extends KqueueEngine {
+export class Kqueue {
+  /** @internal */
+  readonly [ENGINE]: KqueueEngine;
   /** @internal waits in progress, failed with EBADF on close. */
-  readonly waits = new Set<Waiter>();
+  readonly [WAITS] = new Set<Waiter>();
 
   constructor(options?: KqueueOptions) {
-    super(readClockOption(options));
+    this[ENGINE] = new KqueueEngine(readClockOption(options), filterTable);
+    registerKqueue(this, this[ENGINE]);
+  }
+
+  /** Number of queued events (the reference's kq_count, which fstat reports as st_size). */
+  get pending(): number {
+    return this[ENGINE].count;
   }
 
   get closed(): boolean {
-    return this.isClosed;
+    return this[ENGINE].isClosed;
   }
 
-  /** Shows what a user can observe, not the engine's internals. */
+  /** Shows what a user can observe. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `Kqueue { pending: ${this.count}, closed: ${this.isClosed} }`;
+    return `Kqueue { pending: ${this[ENGINE].count}, closed: ${this[ENGINE].isClosed} }`;
   }
 
   /**
@@ -59,58 +82,34 @@ export class Kqueue extends KqueueEngine {
     let ms: number;
     let signal: AbortSignal | undefined;
     let out: KEvent[] | null;
+    const kq = this[ENGINE];
     try {
       // A closed kqueue fails every call with EBADF, before any argument is read.
-      if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
+      if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
       ms = readTimeout(timeout);
       signal = readSignal(options);
-      out = this.harvestNow(changelist, nevents);
+      out = harvestNow(kq, changelist, nevents);
     } catch (e) {
       return Promise.reject(e);
     }
     if (out !== null || ms <= 0) return settle(out ?? [], ms);
     if (signal?.aborted) return afterTurn(new KqueueError(EINTR, 'the wait was aborted'));
-    const deadline = ms === Infinity ? Infinity : this.clock.now() + ms;
+    const deadline = ms === Infinity ? Infinity : kq.clock.now() + ms;
     return new Promise<KEvent[]>((resolve, reject) => {
-      new Waiter(this, nevents, deadline, signal, resolve, reject);
+      new Waiter(kq, this[WAITS], nevents, deadline, signal, resolve, reject);
     });
   }
 
   /** `kevent()` with a zero timeout, synchronously: errors are thrown. */
   keventSync(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] {
-    return this.harvestNow(changelist, nevents) ?? [];
-  }
-
-  /**
-   * Validates, applies the changes and scans once. Returns the call's result when it is complete
-   * (entries were posted, nevents is 0, or events were collected), or null when it would sleep.
-   */
-  private harvestNow(changelist: Iterable<KEventInit> | null | undefined, nevents: number): KEvent[] | null {
-    if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
-    // DragonFly treats a negative nevents as 0; the contract makes a malformed one EINVAL.
-    if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
-      throw new KqueueError(EINVAL, 'nevents must be a non-negative integer');
-    }
-    const ch = acquireChangeBuffer();
-    try {
-      ch.read(changelist);
-      // The caller's getters or iterator may have closed this kqueue while it was being read.
-      if (this.isClosed) throw new KqueueError(EBADF, 'the kqueue was closed while the changelist was read');
-      const posted = this.applyChanges(ch, nevents);
-      if (posted !== null) return posted;
-    } finally {
-      releaseChangeBuffer(ch);
-    }
-    if (nevents === 0) return [];
-    const out = this.collect(nevents, syncMarker);
-    return out.length !== 0 ? out : null;
+    return harvestNow(this[ENGINE], changelist, nevents) ?? [];
   }
 
   /** Drops every knote and fails pending waits with EBADF; later calls fail with EBADF. */
   close(): void {
-    if (this.isClosed) return;
-    this.terminate();
-    for (const w of [...this.waits]) w.close();
+    if (this[ENGINE].isClosed) return;
+    this[ENGINE].terminate();
+    for (const w of [...this[WAITS]]) w.close();
   }
 
   /**
@@ -121,7 +120,7 @@ export class Kqueue extends KqueueEngine {
    * the very next event.
    */
   async *events(options?: EventsOptions): AsyncGenerator<KEvent, void, undefined> {
-    if (this.isClosed) return;
+    if (this[ENGINE].isClosed) return;
     const signal = readSignal(options);
     const nevents = options?.nevents ?? 64;
     if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 1) {
@@ -140,13 +139,39 @@ export class Kqueue extends KqueueEngine {
       }
       for (let n = 1; ; n++) {
         yield ev;
-        if (n >= nevents || this.isClosed || signal?.aborted) break;
+        if (n >= nevents || this[ENGINE].isClosed || signal?.aborted) break;
         const next = this.keventSync(null, 1);
         if (next.length === 0) break;
         ev = next[0]!;
       }
     }
   }
+}
+
+/**
+ * Validates, applies the changes and scans once. Returns the call's result when it is complete
+ * (entries were posted, nevents is 0, or events were collected), or null when it would sleep.
+ */
+function harvestNow(kq: KqueueEngine, changelist: Iterable<KEventInit> | null | undefined,
+nevents: number): KEvent[] | null {
+  if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
+  // DragonFly treats a negative nevents as 0; the contract makes a malformed one EINVAL.
+  if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
+    throw new KqueueError(EINVAL, 'nevents must be a non-negative integer');
+  }
+  const ch = acquireChangeBuffer();
+  try {
+    ch.read(changelist);
+    // The caller's getters or iterator may have closed this kqueue while it was being read.
+    if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue was closed while the changelist was read');
+    const posted = kq.applyChanges(ch, nevents);
+    if (posted !== null) return posted;
+  } finally {
+    releaseChangeBuffer(ch);
+  }
+  if (nevents === 0) return [];
+  const out = kq.collect(nevents, syncMarker);
+  return out.length !== 0 ? out : null;
 }
 
 /** Creates a kqueue (same as `new Kqueue(options)`). */

@@ -22,9 +22,6 @@ function releaseProcess(): void {
   }
 }
 
-/** A kqueue as a wait sees it: the engine plus the set of waits close() must fail. */
-export type WaitingKqueue = KqueueEngine & { readonly waits: Set<Waiter> };
-
 /**
  * A kevent call asleep on a kqueue with nothing collected yet. It is woken by an enqueue (and then
  * re-scans in a microtask, as a woken thread runs after the waker releases its locks), times out
@@ -43,14 +40,16 @@ export class Waiter implements Sleeper, TimeoutEntry {
   private readonly abort = (): void => this.onAbort();
 
   constructor(
-    private readonly kq: WaitingKqueue,
+    private readonly kq: KqueueEngine,
+    /** The kqueue's waits in progress, which close() fails. */
+    private readonly waits: Set<Waiter>,
     private readonly nevents: number,
     readonly deadline: number,
     private readonly signal: AbortSignal | undefined,
     private readonly resolve: (events: KEvent[]) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    kq.waits.add(this);
+    waits.add(this);
     holdProcess();
     if (deadline !== Infinity) kq.clock.addTimeout(this);
     signal?.addEventListener('abort', this.abort);
@@ -102,7 +101,7 @@ export class Waiter implements Sleeper, TimeoutEntry {
     this.done = true;
     this.outcome = outcome;
     const kq = this.kq;
-    kq.waits.delete(this);
+    this.waits.delete(this);
     if (this.heapIndex >= 0) kq.clock.removeTimeout(this);
     releaseProcess();
     this.signal?.removeEventListener('abort', this.abort);

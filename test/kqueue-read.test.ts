@@ -9,6 +9,7 @@ import {
   type KEvent,
 } from '../src/index.js';
 import { openKqueue } from './support/open.js';
+import { engineOf } from '../src/kqueue.js';
 
 const open = openKqueue;
 
@@ -128,7 +129,7 @@ test('closing the outer kqueue removes its knote from the inner kqueue\'s watche
   const inner = open(t);
   const outer = new Kqueue();
   watch(outer, inner);
-  const watchers = (inner as unknown as { kqinfo: { size: number } }).kqinfo;
+  const watchers = engineOf(inner).kqinfo;
   assert.equal(watchers.size, 1);
   outer.close();
   assert.equal(watchers.size, 0);

@@ -1,20 +1,11 @@
-import type { Knote } from '../engine/knote.js';
-import { type ExpireFn, type RearmFn, TimerQueues } from './timer-queues.js';
+import { type TimerHandler, TimerQueues } from './timer-queues.js';
 import { type TimeoutEntry, TimeoutHeap } from './timeout-heap.js';
-
-let rearmTimer: RearmFn = () => -1;
-let expireTimer: ExpireFn = () => {};
-
-/** The timer filter tells every clock how a timer knote expires. @internal */
-export function setTimerHandlers(rearm: RearmFn, expire: ExpireFn): void {
-  rearmTimer = rearm;
-  expireTimer = expire;
-}
 
 /**
  * A source of time for EVFILT_TIMER and kevent timeouts, in milliseconds. Each clock drives all
- * of its deadlines from one place (one host timer for the real clock): timer knotes in
- * `TimerQueues`, waits in a `TimeoutHeap`.
+ * of its deadlines from one place (one host timer for the real clock): timers in a `TimerQueues`
+ * per handler (in practice one: the timer filter's), waits in a `TimeoutHeap`. It knows nothing
+ * of knotes: a timer is any entry, armed with the handler that is told when it expires.
  */
 export abstract class Clock {
   /** Only a constructed clock has this; a prototype-made look-alike does not. */
@@ -25,10 +16,10 @@ export abstract class Clock {
     return typeof value === 'object' && value !== null && #brand in value;
   }
 
+  /** @internal one TimerQueues per handler that armed timers here. */
+  private readonly timerSets: TimerQueues<unknown>[] = [];
   /** @internal */
-  readonly timers = new TimerQueues();
-  /** @internal */
-  readonly timeouts = new TimeoutHeap();
+  private readonly timeouts = new TimeoutHeap();
 
   /** Current time in milliseconds (monotonic). */
   abstract now(): number;
@@ -36,17 +27,42 @@ export abstract class Clock {
   /** @internal make sure the earliest deadline will be served. */
   protected abstract schedule(): void;
 
-  /** @internal arms a timer knote to expire `period` ms from now. */
-  armTimer(kn: Knote, period: number): void {
+  /** @internal arms `entry` to expire `period` ms from now; `handler` is told when it does. */
+  armTimer<T>(entry: T, period: number, handler: TimerHandler<T>): void {
     const deadline = this.now() + period;
-    this.timers.arm(kn, period, deadline);
+    this.timersOf(handler).arm(entry, period, deadline);
     this.deadlineAdded(deadline);
   }
 
-  /** @internal */
-  cancelTimer(): void {
-    this.timers.cancel();
-    if (this.timers.live === 0) this.idle();
+  /** @internal one entry of `handler`'s now answers cancelled(): it is dropped when reached. */
+  cancelTimer<T>(handler: TimerHandler<T>): void {
+    const q = this.timersOf(handler);
+    q.cancel();
+    if (q.live === 0) this.idle();
+  }
+
+  /** @internal live timers of every handler, for leak checks. */
+  get liveTimers(): number {
+    let n = 0;
+    for (const q of this.timerSets) n += q.live;
+    return n;
+  }
+
+  private timersOf<T>(handler: TimerHandler<T>): TimerQueues<T> {
+    const sets = this.timerSets as TimerQueues<T>[];
+    for (let i = 0; i < sets.length; i++) if (sets[i]!.handler === handler) return sets[i]!;
+    const q = new TimerQueues(handler);
+    sets.push(q);
+    return q;
+  }
+
+  /** The timer queue with the earliest deadline, or null when no timer is armed. */
+  private earliestTimers(): TimerQueues<unknown> | null {
+    const sets = this.timerSets;
+    if (sets.length === 1) return sets[0]!;
+    let best: TimerQueues<unknown> | null = null;
+    for (const q of sets) if (best === null || q.nextDeadline() < best.nextDeadline()) best = q;
+    return best;
   }
 
   /** @internal */
@@ -71,7 +87,8 @@ export abstract class Clock {
 
   /** @internal the earliest pending deadline (timer or timeout), or Infinity. */
   nextDeadline(): number {
-    return Math.min(this.timers.nextDeadline(), this.timeouts.nextDeadline());
+    const q = this.earliestTimers();
+    return Math.min(q === null ? Infinity : q.nextDeadline(), this.timeouts.nextDeadline());
   }
 
   /**
@@ -81,16 +98,24 @@ export abstract class Clock {
    */
   protected runDue(limit: number, catchUp: boolean, at: (d: number) => number): void {
     for (;;) {
-      const td = this.timers.nextDeadline();
+      const q = this.earliestTimers();
+      const td = q === null ? Infinity : q.nextDeadline();
       const wd = this.timeouts.nextDeadline();
       if (td > limit && wd > limit) return;
       if (td <= wd) {
-        this.timers.expireDue(Math.min(limit, wd), catchUp, at, rearmTimer, expireTimer);
+        // Served up to the next deadline of anything else, so that order holds across sets.
+        q!.expireDue(Math.min(limit, wd, this.otherTimersDeadline(q!)), catchUp, at);
       } else {
         const e = this.timeouts.popDue(limit)!;
         at(e.deadline);
         e.onTimeout();
       }
     }
+  }
+
+  private otherTimersDeadline(q: TimerQueues<unknown>): number {
+    let d = Infinity;
+    for (const o of this.timerSets) if (o !== q && o.nextDeadline() < d) d = o.nextDeadline();
+    return d;
   }
 }

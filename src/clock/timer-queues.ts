@@ -1,14 +1,26 @@
-import type { Knote } from '../engine/knote.js';
+/**
+ * What a clock's timers are armed for, and what they are told when they expire: the timer
+ * filter's knotes here, though the clock knows nothing of them. One handler serves every entry it
+ * arms, so an entry costs the clock nothing but its slot.
+ */
+export interface TimerHandler<T> {
+  /** True once the entry was cancelled: it is skipped (and forgotten) when reached. */
+  cancelled(entry: T): boolean;
+  /** The period `entry` re-arms with after expiring, or -1 when it does not re-arm (one-shot). */
+  rearm(entry: T): number;
+  /** `entry` expired `times` times (more than once when a virtual clock catches up). */
+  expire(entry: T, times: number): void;
+}
 
 /**
- * Deadlines of every timer knote on one clock, in the shape Node's own timers use: one FIFO per
+ * Deadlines of every timer entry of one handler on one clock, in the shape Node's own timers use: one FIFO per
  * period (a timer re-armed with period p always lands behind every earlier one with period p, so
  * each FIFO is sorted by construction) and a binary heap of FIFOs keyed by their first deadline.
  * Arming is O(1) (O(log P) when a FIFO becomes non-empty), expiring O(log P) for P distinct
  * periods. Cancelled entries are skipped lazily and compacted when they outnumber live ones.
  */
-class PeriodQueue {
-  knotes: (Knote | null)[];
+class PeriodQueue<T> {
+  entries: (T | null)[];
   deadlines: Float64Array;
   head = 0;
   size = 0;
@@ -17,47 +29,47 @@ class PeriodQueue {
   front = Infinity;
 
   constructor(readonly period: number) {
-    this.knotes = new Array(8).fill(null);
+    this.entries = new Array(8).fill(null);
     this.deadlines = new Float64Array(8);
   }
 
-  push(kn: Knote, deadline: number): void {
-    let cap = this.knotes.length;
+  push(e: T, deadline: number): void {
+    let cap = this.entries.length;
     if (this.size === cap) {
-      this.regrow(cap * 2, false);
+      this.regrow(cap * 2, null);
       cap *= 2;
     }
     const i = (this.head + this.size) & (cap - 1);
-    this.knotes[i] = kn;
+    this.entries[i] = e;
     this.deadlines[i] = deadline;
     if (this.size++ === 0) this.front = deadline;
   }
 
-  shift(): Knote {
+  shift(): T {
     const i = this.head;
-    const kn = this.knotes[i]!;
-    this.knotes[i] = null;
-    this.head = (i + 1) & (this.knotes.length - 1);
+    const e = this.entries[i]!;
+    this.entries[i] = null;
+    this.head = (i + 1) & (this.entries.length - 1);
     this.front = --this.size === 0 ? Infinity : this.deadlines[this.head]!;
-    return kn;
+    return e;
   }
 
-  /** Copies the entries into a ring of `cap` slots, dropping dead ones when `compact`; returns how many were dropped. */
-  regrow(cap: number, compact: boolean): number {
-    const knotes: (Knote | null)[] = new Array(cap).fill(null);
+  /** Copies the entries into a ring of `cap` slots, dropping those `dead` says are; returns how many were dropped. */
+  regrow(cap: number, dead: ((e: T) => boolean) | null): number {
+    const entries: (T | null)[] = new Array(cap).fill(null);
     const deadlines = new Float64Array(cap);
-    const mask = this.knotes.length - 1;
+    const mask = this.entries.length - 1;
     let n = 0;
     for (let k = 0; k < this.size; k++) {
       const i = (this.head + k) & mask;
-      const kn = this.knotes[i]!;
-      if (compact && kn.kq === null) continue;
-      knotes[n] = kn;
+      const e = this.entries[i]!;
+      if (dead !== null && dead(e)) continue;
+      entries[n] = e;
       deadlines[n] = this.deadlines[i]!;
       n++;
     }
     const dropped = this.size - n;
-    this.knotes = knotes;
+    this.entries = entries;
     this.deadlines = deadlines;
     this.head = 0;
     this.size = n;
@@ -72,35 +84,35 @@ class PeriodQueue {
  */
 const CATCH_UP_MIN = 1024;
 
-/** The timer filter's expiry: count `times` expirations on `kn`. */
-export type ExpireFn = (kn: Knote, times: number) => void;
-/** The period `kn` re-arms with after expiring, or -1 when it does not re-arm (EV_ONESHOT). */
-export type RearmFn = (kn: Knote) => number;
-
-export class TimerQueues {
-  private readonly byPeriod = new Map<number, PeriodQueue>();
-  private readonly heap: PeriodQueue[] = [];
+export class TimerQueues<T> {
+  private readonly byPeriod = new Map<number, PeriodQueue<T>>();
+  private readonly heap: PeriodQueue<T>[] = [];
   /** Timers re-armed by a catch-up (VirtualClock only), in a heap of their own. */
-  private readonly late: LateEntry[] = [];
+  private readonly late: LateEntry<T>[] = [];
+  private readonly isDead: (e: T) => boolean;
   /** Entries in all FIFOs, dead included, and how many of them are dead. */
   private entries = 0;
   private dead = 0;
 
-  /** Arms `kn` to expire at `deadline`; `period` names its FIFO and must be the gap from now. */
-  arm(kn: Knote, period: number, deadline: number): void {
+  constructor(readonly handler: TimerHandler<T>) {
+    this.isDead = (e) => handler.cancelled(e);
+  }
+
+  /** Arms `e` to expire at `deadline`; `period` names its FIFO and must be the gap from now. */
+  arm(e: T, period: number, deadline: number): void {
     let q = this.byPeriod.get(period);
     if (q === undefined) {
       if (this.byPeriod.size >= 4096) this.forgetEmpty();
       q = new PeriodQueue(period);
       this.byPeriod.set(period, q);
     }
-    q.push(kn, deadline);
+    q.push(e, deadline);
     this.entries++;
     if (q.heapIndex < 0) this.heapInsert(q);
     else if (q.size === 1) this.siftUp(q.heapIndex);
   }
 
-  /** Marks the (dropped) knote's entry dead; it is skipped when reached. */
+  /** Counts one entry as dead (its handler now says it is cancelled); it is skipped when reached. */
   cancel(): void {
     this.dead++;
     if (this.dead === this.entries) this.clear();
@@ -135,35 +147,35 @@ export class TimerQueues {
    * firing it repeatedly would do, since nothing can run in between. Cancelled entries are
    * dropped as they are met.
    */
-  expireDue(limit: number, catchUp: boolean, at: (d: number) => number, rearm: RearmFn, expire: ExpireFn): void {
-    const heap = this.heap;
+  expireDue(limit: number, catchUp: boolean, at: (d: number) => number): void {
+    const { handler, heap } = this;
     const late = this.late;
     for (;;) {
       const q = heap.length === 0 ? null : heap[0]!;
       const l = late.length === 0 ? null : late[0]!;
       let d: number;
-      let kn: Knote;
+      let entry: T;
       if (q !== null && (l === null || q.front < l.deadline || (q.front === l.deadline && q.period >= l.period))) {
         d = q.front;
         if (d > limit) return;
-        kn = q.shift();
+        entry = q.shift();
         if (q.size === 0) this.heapRemove(q);
         else this.siftDown(0);
       } else if (l !== null) {
         d = l.deadline;
         if (d > limit) return;
-        kn = l.kn;
+        entry = l.entry;
         this.latePop();
       } else {
         return;
       }
       this.entries--;
-      if (kn.kq === null) {
+      if (handler.cancelled(entry)) {
         this.dead--;
         continue;
       }
       const t = at(d);
-      const p = rearm(kn);
+      const p = handler.rearm(entry);
       let times = 1;
       if (p >= 0) {
         if (catchUp && limit - d >= p * CATCH_UP_MIN) {
@@ -173,25 +185,25 @@ export class TimerQueues {
           // timers due at the same millisecond with the same period, the order then follows
           // arming order only approximately (docs/differences.md).
           times += Math.floor((limit - d) / p);
-          this.lateInsert({ kn, deadline: d + times * p, period: p });
+          this.lateInsert({ entry, deadline: d + times * p, period: p });
           this.entries++;
         } else {
-          this.arm(kn, p, catchUp ? d + p : t + p);
+          this.arm(entry, p, catchUp ? d + p : t + p);
         }
       }
-      expire(kn, times);
+      handler.expire(entry, times);
     }
   }
 
   private compact(): void {
-    const live = this.late.filter((e) => e.kn.kq !== null);
+    const live = this.late.filter((e) => !this.isDead(e.entry));
     this.entries -= this.late.length - live.length;
     this.dead -= this.late.length - live.length;
     this.late.length = 0;
     for (const e of live) this.lateInsert(e);
     for (const q of this.byPeriod.values()) {
       if (q.size === 0) continue;
-      const dropped = q.regrow(Math.max(8, pow2(q.size)), true);
+      const dropped = q.regrow(Math.max(8, pow2(q.size)), this.isDead);
       this.entries -= dropped;
       this.dead -= dropped;
       if (q.size === 0) this.heapRemove(q);
@@ -207,19 +219,19 @@ export class TimerQueues {
   // For equal deadlines the FIFO with the larger period was armed earlier, so ties expire in
   // arming order.
 
-  private less(a: PeriodQueue, b: PeriodQueue): boolean {
+  private less(a: PeriodQueue<T>, b: PeriodQueue<T>): boolean {
     const da = a.front;
     const db = b.front;
     return da < db || (da === db && a.period > b.period);
   }
 
-  private heapInsert(q: PeriodQueue): void {
+  private heapInsert(q: PeriodQueue<T>): void {
     q.heapIndex = this.heap.length;
     this.heap.push(q);
     this.siftUp(q.heapIndex);
   }
 
-  private heapRemove(q: PeriodQueue): void {
+  private heapRemove(q: PeriodQueue<T>): void {
     const i = q.heapIndex;
     const last = this.heap.pop()!;
     q.heapIndex = -1;
@@ -235,7 +247,7 @@ export class TimerQueues {
     for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  private lateInsert(e: LateEntry): void {
+  private lateInsert(e: LateEntry<T>): void {
     const h = this.late;
     let i = h.length;
     h.push(e);
@@ -297,14 +309,14 @@ export class TimerQueues {
   }
 }
 
-interface LateEntry {
-  kn: Knote;
+interface LateEntry<T> {
+  entry: T;
   deadline: number;
   period: number;
 }
 
 /** Heap order of late entries: the same as the FIFOs' (deadline, larger period first). */
-function lateLess(a: LateEntry, b: LateEntry): boolean {
+function lateLess<T>(a: LateEntry<T>, b: LateEntry<T>): boolean {
   return a.deadline < b.deadline || (a.deadline === b.deadline && a.period > b.period);
 }
 

@@ -1,9 +1,8 @@
-import { EVFILT_SYSCOUNT } from '../constants.js';
 import type { Knote } from './knote.js';
 
 /**
  * What a filter provides to the engine: the reference's `struct filterops`. The engine reaches a
- * filter only through this interface and the table below, never through the filter's module.
+ * filter only through this interface: a knote runs the ops in its `fop` field.
  */
 export interface FilterOps {
   /** The ident names a descriptor (READ, WRITE, VNODE, EXCEPT): it is resolved before lookup. */
@@ -24,42 +23,49 @@ export interface FilterOps {
 }
 
 /**
- * A descriptor a knote can watch (the reference's `struct file` with its fo_kqfilter). A
- * descriptor filter's attach asks the resolved object to attach the knote; from then on the
- * knote runs the ops the descriptor gives for it (the reference's kqfilter sets kn_fop).
+ * A descriptor a knote can watch: the reference's `struct file` with its `fo_kqfilter`. Attaching
+ * a knote of a descriptor filter asks the descriptor, which picks the ops for that filter on its
+ * kind of object (setting `kn.fop`, as fo_kqfilter sets kn_fop), keeps its own per-knote state in
+ * `kn.hook`, puts the knote on the klist of its source, and returns 0; or refuses with an errno
+ * (EOPNOTSUPP for a filter its kind does not support).
  */
 export interface Descriptor {
   kqfilter(kn: Knote): number;
-  /** The ops of a knote this descriptor attached. */
-  attachedOps(kn: Knote): FilterOps;
 }
 
-/** Turns an ident into the descriptor it names, or undefined; each kind of descriptor adds one. */
-export type DescriptorResolver = (ident: unknown) => Descriptor | undefined;
-
-const resolvers: DescriptorResolver[] = [];
-
-export function addDescriptorResolver(resolver: DescriptorResolver): void {
-  if (!resolvers.includes(resolver)) resolvers.push(resolver);
+/**
+ * Everything the engine needs from outside: the filter table and the descriptor table, both
+ * built in `src/sysfilt.ts` and handed to every kqueue. Keeping them out of the engine is what lets
+ * the engine know no filter and no Node resource by name.
+ */
+export interface FilterTable {
+  /** The reference's sysfilt_ops[]: slot ~filter holds the ops of filter `filter`. */
+  readonly sysfilt: readonly FilterOps[];
+  /** The reference's holdfp(): the descriptor an ident names, or undefined (EBADF). */
+  getfp(ident: unknown): Descriptor | undefined;
 }
 
-export function resolveDescriptor(ident: unknown): Descriptor | undefined {
-  for (let i = 0; i < resolvers.length; i++) {
-    const d = resolvers[i]!(ident);
-    if (d !== undefined) return d;
-  }
-  return undefined;
-}
+/**
+ * The reference's file_filtops, the table entry of every descriptor filter: the engine has
+ * already resolved the descriptor into `kn.fp`, and attaching hands the knote to it.
+ */
+export const fileFilterOps: FilterOps = {
+  isFd: true,
+  attach(kn: Knote): number {
+    return kn.fp!.kqfilter(kn);
+  },
+  detach(): void {},
+  event(): boolean {
+    return false;
+  },
+};
 
-/** The reference's sysfilt_ops[]: slot ~filter holds the ops of filter `filter`. */
-export const sysfiltOps: (FilterOps | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
-
-export function registerFilter(filter: number, ops: FilterOps): void {
-  sysfiltOps[~filter] = ops;
-}
-
-/** The ops of an attached knote: its filter's, or for a descriptor filter, its descriptor's. */
-export function fopOf(kn: Knote): FilterOps {
-  const ops = sysfiltOps[~kn.filter]!;
-  return ops.isFd ? (kn.hook as Descriptor).attachedOps(kn) : ops;
+/** Ops of a filter whose every registration fails with `errno` (nothing is ever attached). */
+export function refusingFilterOps(errno: number): FilterOps {
+  return {
+    isFd: false,
+    attach: () => errno,
+    detach: () => {},
+    event: () => false,
+  };
 }

@@ -1,4 +1,3 @@
-import { fopOf } from './filter-ops.js';
 import { KN_DELETING, KN_PROCESSING, KN_REPROCESS, type Knote } from './knote.js';
 
 /**
@@ -28,12 +27,12 @@ export class Klist {
   post(hint: number): void {
     const list = this.knotes;
     if (list.length === 1) {
-      postOne(list[0]!, hint);
+      postKnote(list[0]!, hint);
       return;
     }
     // A snapshot: filters and activations may add or remove knotes of this list meanwhile.
     const snapshot = list.slice();
-    for (let i = snapshot.length - 1; i >= 0; i--) postOne(snapshot[i]!, hint);
+    for (let i = snapshot.length - 1; i >= 0; i--) postKnote(snapshot[i]!, hint);
   }
 
   /** Destroys every knote on the list, as closing a watched descriptor does (knote_fdclose). */
@@ -46,17 +45,22 @@ export class Klist {
   }
 }
 
-function postOne(kn: Knote, hint: number): void {
+/**
+ * The one activation routine every source uses, for one knote (the body of the reference's
+ * knote() loop): run the filter with `hint` and activate the knote if it accepts. A knote owned
+ * further up the stack (being registered or scanned) is not touched: a bare re-check is left to
+ * its release, while a hint carries state the filter must record now (the reference sleeps until
+ * it can).
+ */
+export function postKnote(kn: Knote, hint: number): void {
   const kq = kn.kq;
   if (kq === null) return;
   if (kn.status & KN_PROCESSING) {
-    // Someone up the stack owns the knote. A bare re-check is left to its release; a hint
-    // carries state the filter must record now (the reference sleeps until it can).
     if (hint === 0) kn.status |= KN_REPROCESS;
-    else if (fopOf(kn).event(kn, hint)) kq.activate(kn);
+    else if (kn.fop.event(kn, hint)) kq.activate(kn);
     return;
   }
   kn.status |= KN_PROCESSING;
-  if ((kn.status & KN_DELETING) === 0 && fopOf(kn).event(kn, hint)) kq.activate(kn);
+  if ((kn.status & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
   kq.release(kn);
 }

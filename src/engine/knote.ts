@@ -1,3 +1,4 @@
+import type { Descriptor, FilterOps } from './filter-ops.js';
 import type { KqueueEngine } from './kqueue.js';
 
 // Knote status bits, named and numbered as the reference's kn_status.
@@ -18,10 +19,10 @@ export const KN_PROCESSING = 0x40;
 
 /**
  * One registration: (kqueue, filter, ident). The public fields form the event image handed out by
- * a scan; `sfflags`/`sdata` are what the user supplied (the filter's inputs); `hook` is the
- * filter's own attachment (the descriptor for descriptor filters, a trigger bit, timer state).
- * Its filter ops are not stored: they follow from `filter` and, for descriptor filters, from the
- * descriptor (see fopOf), which keeps every knote 8 bytes smaller.
+ * a scan; `sfflags`/`sdata` are what the user supplied (the filter's inputs). As in the
+ * reference, `fop` is the ops the knote runs (its filter's, or for a descriptor filter the ops its
+ * descriptor picked in kqfilter), `fp` the descriptor it came through (null for other filters),
+ * and `hook` the filter's own per-knote state.
  */
 export class Knote {
   /** Owning kqueue; null once the knote is dropped. */
@@ -35,12 +36,18 @@ export class Knote {
   sfflags: number;
   sdata: number | bigint;
   status: number;
+  /** The reference's kn_fop. */
+  fop: FilterOps;
+  /** The reference's kn_fp: the descriptor of a descriptor filter's knote, else null. */
+  fp: Descriptor | null;
+  /** The filter's own state (kn_hook): a trigger bit, an armed flag, a source's per-knote record. */
   hook: unknown;
   /** Pending-queue links (a circular list through the kqueue's sentinel). */
   next: Knote | null;
   prev: Knote | null;
 
-  constructor(kq: KqueueEngine | null, filter: number, ident: unknown, flags: number, udata: unknown) {
+  constructor(kq: KqueueEngine | null, filter: number, ident: unknown, flags: number, udata: unknown,
+    fop: FilterOps, fp: Descriptor | null) {
     this.kq = kq;
     this.filter = filter;
     this.ident = ident;
@@ -51,6 +58,8 @@ export class Knote {
     this.sfflags = 0;
     this.sdata = 0;
     this.status = 0;
+    this.fop = fop;
+    this.fp = fp;
     this.hook = undefined;
     this.next = null;
     this.prev = null;

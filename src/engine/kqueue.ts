@@ -1,13 +1,13 @@
 import {
-  EBADF, EINVAL, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
-  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_SYSCOUNT,
+  EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
 } from '../constants.js';
 import { KqueueError } from '../errors.js';
 import { type KEvent, makeEvent } from '../kevent.js';
 import { tunables } from '../tunables.js';
 import type { Clock } from '../clock/clock.js';
 import type { ChangeBuffer } from './changes.js';
-import { type Descriptor, type FilterOps, fopOf, resolveDescriptor, sysfiltOps } from './filter-ops.js';
+import type { Descriptor, FilterOps, FilterTable } from './filter-ops.js';
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import {
@@ -22,67 +22,52 @@ export interface Sleeper {
 
 /**
  * The kqueue engine: knotes, the pending queue, register, scan and the wake-up of sleepers. It
- * knows filters only through `sysfiltOps` and sources only through klists.
+ * knows filters only through the FilterTable it is given and sources only through klists. It is
+ * a descriptor itself: EVFILT_READ on a kqueue (the reference's filt_kqueue) lives here.
  */
 export class KqueueEngine implements Descriptor {
-  /** Only a constructed kqueue has this: checking it runs no code of a Proxy's. */
-  readonly #brand = true;
-
-  /** @internal true for a kqueue (a Proxy of one is not). */
-  static isKqueue(value: unknown): value is KqueueEngine {
-    return typeof value === 'object' && value !== null && #brand in value;
-  }
-
-  /** @internal knotes by filter slot (~filter), each table keyed by ident (SameValueZero). */
+  /** Knotes by filter slot (~filter), each table keyed by ident (SameValueZero). */
   readonly knotes: (IdentTable | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
-  /** @internal sentinel of the circular pending queue. */
+  /** Sentinel of the circular pending queue. */
   readonly head: Knote;
-  /** @internal the reference's kq_count: queued knotes (markers excluded). */
+  /** The reference's kq_count: queued knotes (markers excluded). */
   count = 0;
-  /** @internal knotes in other kqueues (or this one) watching this kqueue with EVFILT_READ. */
+  /** Knotes in other kqueues (or this one) watching this kqueue with EVFILT_READ. */
   readonly kqinfo = new Klist();
-  /** @internal waits asleep on this kqueue, in arrival order. */
+  /** Waits asleep on this kqueue, in arrival order. */
   readonly sleepers = new Set<Sleeper>();
-  /** @internal the reference's kq_sleep_cnt: 1 wakes one sleeper, more wake all. */
+  /** The reference's kq_sleep_cnt: 1 wakes one sleeper, more wake all. */
   sleepCnt = 0;
-  /** @internal */
   isClosed = false;
 
-  /** @internal the clock behind this kqueue's timers and timeouts. */
-  readonly clock: Clock;
-
-  constructor(clock: Clock) {
-    this.clock = clock;
-    const head = new Knote(null, EVFILT_MARKER, undefined, 0, undefined);
+  constructor(
+    /** The clock behind this kqueue's timers and timeouts. */
+    readonly clock: Clock,
+    private readonly filters: FilterTable,
+  ) {
+    const head = newMarker();
     head.next = head;
     head.prev = head;
     this.head = head;
   }
 
-  /** Number of queued events (the reference's kq_count, which fstat reports as st_size). */
-  get pending(): number {
-    return this.count;
-  }
-
-  /** @internal READ on a kqueue is supported; every other filter is EOPNOTSUPP (see kqueue-read). */
+  /** fo_kqfilter of a kqueue: READ is supported (filt_kqueue), every other filter is EOPNOTSUPP. */
   kqfilter(kn: Knote): number {
-    return kqueueAsDescriptor.kqfilter(this, kn);
-  }
-
-  /** @internal */
-  attachedOps(): FilterOps {
-    return kqueueAsDescriptor.ops;
+    if (kn.filter !== EVFILT_READ) return EOPNOTSUPP;
+    kn.fop = kqueueReadFilterOps;
+    this.kqinfo.insert(kn);
+    return 0;
   }
 
   // ---- queue primitives -------------------------------------------------------------------
 
-  /** @internal KNOTE_ACTIVATE: mark active and queue it unless queued or disabled. */
+  /** KNOTE_ACTIVATE: mark active and queue it unless queued or disabled. */
   activate(kn: Knote): void {
     kn.status |= KN_ACTIVE;
     if ((kn.status & (KN_QUEUED | KN_DISABLED)) === 0) this.enqueue(kn);
   }
 
-  /** @internal append at the tail, then wake sleepers and notify watching kqueues. */
+  /** Append at the tail, then wake sleepers and notify watching kqueues. */
   enqueue(kn: Knote): void {
     const head = this.head;
     const last = head.prev!;
@@ -96,7 +81,6 @@ export class KqueueEngine implements Descriptor {
     if (this.kqinfo.size !== 0) this.kqinfo.post(0);
   }
 
-  /** @internal */
   dequeue(kn: Knote): void {
     unlink(kn);
     kn.status &= ~KN_QUEUED;
@@ -119,20 +103,20 @@ export class KqueueEngine implements Descriptor {
     }
   }
 
-  /** @internal puts a wait to sleep until the next enqueue (the caller checked nothing is pending). */
+  /** Puts a wait to sleep until the next enqueue (the caller checked nothing is pending). */
   sleep(s: Sleeper): void {
     this.sleepers.add(s);
     this.sleepCnt++;
   }
 
-  /** @internal a wait that ends without being woken (timeout, abort) leaves the sleepers. */
+  /** A wait that ends without being woken (timeout, abort) leaves the sleepers. */
   unsleep(s: Sleeper): void {
     // The count is not decremented, as in the reference: over-counting only wakes more.
     this.sleepers.delete(s);
   }
 
   /**
-   * @internal knote_release: give up ownership, first running the re-checks requested while the
+   * knote_release: give up ownership, first running the re-checks requested while the
    * knote was owned. Kept tiny so that the common case (nothing requested) inlines into the hot
    * paths; the reference returns whether the knote went away, which no caller here needs.
    */
@@ -148,26 +132,27 @@ export class KqueueEngine implements Descriptor {
         this.detachAndDrop(kn);
         return;
       }
-      if (fopOf(kn).event(kn, 0)) this.activate(kn);
+      if (kn.fop.event(kn, 0)) this.activate(kn);
     }
     kn.status &= ~KN_PROCESSING;
   }
 
-  /** @internal destroy: filter detach, then drop. */
+  /** Destroy: filter detach, then drop. */
   detachAndDrop(kn: Knote): void {
     if (kn.kq === null) return;
     kn.status |= KN_DELETING | KN_REPROCESS;
-    fopOf(kn).detach(kn);
+    kn.fop.detach(kn);
     this.drop(kn);
   }
 
-  /** @internal unlink from the lookup table and the queue; the knote is dead afterwards. */
+  /** Unlinks from the lookup table and the queue; the knote is dead afterwards. */
   drop(kn: Knote): void {
     if (kn.kq === null) return;
     this.knotes[~kn.filter]!.delete(kn.ident, kn);
     if (kn.status & KN_QUEUED) this.dequeue(kn);
     kn.kq = null;
     kn.hook = undefined;
+    kn.fp = null;
   }
 
   // ---- registration -----------------------------------------------------------------------
@@ -176,7 +161,6 @@ export class KqueueEngine implements Descriptor {
    * Applies the changes in order (kqueue_register per change). Error and receipt entries are
    * returned (null when none was posted) while room remains in `nevents`; past that the call
    * fails with the change's errno and later changes are not applied.
-   * @internal
    */
   applyChanges(ch: ChangeBuffer, nevents: number): KEvent[] | null {
     let posted: KEvent[] | null = null;
@@ -197,18 +181,17 @@ export class KqueueEngine implements Descriptor {
     return posted;
   }
 
-  /** @internal kqueue_register for change `i`; returns 0 or the errno to post. */
+  /** kqueue_register for change `i`; returns 0 or the errno to post. */
   register(ch: ChangeBuffer, i: number): number {
     const filter = ch.filter[i]!;
     if (filter >= 0 || filter < -EVFILT_SYSCOUNT) return EINVAL;
     const slot = ~filter;
-    const fops = sysfiltOps[slot];
-    if (fops === undefined) return EINVAL;
+    const fops = this.filters.sysfilt[slot]!;
     const ident = ch.ident[i];
-    let fp: Descriptor | undefined;
+    let fp: Descriptor | null = null;
     if (fops.isFd) {
-      fp = resolveDescriptor(ident);
-      if (fp === undefined) return EBADF;
+      fp = this.filters.getfp(ident) ?? null;
+      if (fp === null) return EBADF;
     }
     const flags = ch.flags[i]!;
     let table = this.knotes[slot];
@@ -216,16 +199,16 @@ export class KqueueEngine implements Descriptor {
 
     if (kn === undefined) {
       if ((flags & EV_ADD) === 0) return ENOENT;
-      kn = new Knote(this, filter, ident, flags, ch.udata[i]);
+      kn = new Knote(this, filter, ident, flags, ch.udata[i], fops, fp);
       kn.sfflags = ch.fflags[i]!;
       kn.sdata = ch.data[i]!;
       // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
       ch.fflags[i] = 0;
       ch.data[i] = 0;
-      kn.hook = fp;
       kn.status = KN_PROCESSING;
       if (table === undefined) table = this.knotes[slot] = new IdentTable();
       table.add(ident, kn);
+      // A descriptor filter's attach is the descriptor's kqfilter, which replaces kn.fop.
       const error = fops.attach(kn);
       if (error !== 0) {
         kn.status |= KN_DELETING | KN_REPROCESS;
@@ -238,11 +221,11 @@ export class KqueueEngine implements Descriptor {
       return 0;
     } else {
       kn.status |= KN_PROCESSING;
-      this.modify(kn, fops.isFd ? fopOf(kn) : fops, ch, i);
+      this.modify(kn, kn.fop, ch, i);
     }
 
     // Evaluate now, so a condition that already holds is reported (before EV_DISABLE applies).
-    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && (fops.isFd ? fopOf(kn) : fops).event(kn, 0)) {
+    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && kn.fop.event(kn, 0)) {
       this.activate(kn);
     }
 
@@ -274,7 +257,6 @@ export class KqueueEngine implements Descriptor {
    * The collection loop of kern_kevent without its sleep: scans up to `nevents` events behind
    * a marker placed at the tail. An empty result means the caller would have to sleep (or stop,
    * when polling).
-   * @internal
    */
   collect(nevents: number, marker: Knote): KEvent[] {
     if (this.count === 0) return [];
@@ -312,7 +294,7 @@ export class KqueueEngine implements Descriptor {
       this.count--;
       const status = kn.status;
       const flags = kn.flags;
-      const fop = fopOf(kn);
+      const fop = kn.fop;
       if (status & KN_DISABLED) {
         // Left active: enabling it again queues it at once.
         kn.status = status & ~KN_QUEUED;
@@ -347,7 +329,6 @@ export class KqueueEngine implements Descriptor {
   /**
    * kqueue_terminate plus the close of its descriptor: destroys every knote (filters detach from
    * their sources) and every knote elsewhere that watches this kqueue.
-   * @internal
    */
   terminate(): void {
     this.isClosed = true;
@@ -383,22 +364,37 @@ function insertBefore(kn: Knote, at: Knote): void {
   at.prev = kn;
 }
 
-/** Makes a marker for one kevent call (the reference's on-stack marker). @internal */
+/** Makes a marker for one kevent call (the reference's on-stack marker). */
 export function newMarker(): Knote {
-  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined);
+  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
   m.status = KN_PROCESSING;
   return m;
 }
 
-/** How a kqueue serves as a descriptor: installed by the kqueue-read filter module. */
-interface KqueueAsDescriptor {
-  kqfilter(kq: KqueueEngine, kn: Knote): number;
-  ops: FilterOps;
-}
+/** A marker's ops are never run: a scan steps over markers, and no source knows them. */
+const markerOps: FilterOps = {
+  isFd: false,
+  attach: () => EINVAL,
+  detach: () => {},
+  event: () => false,
+};
 
-let kqueueAsDescriptor: KqueueAsDescriptor;
-
-/** @internal */
-export function setKqueueAsDescriptor(d: KqueueAsDescriptor): void {
-  kqueueAsDescriptor = d;
-}
+/**
+ * filt_kqueue: EVFILT_READ on a kqueue is ready while the watched kqueue has queued events; `data`
+ * is its pending count. The watched kqueue posts to these knotes on every enqueue (never on
+ * dequeue: a watcher's event is weeded out by its own scan once the count has dropped to 0).
+ */
+const kqueueReadFilterOps: FilterOps = {
+  isFd: true,
+  attach(): number {
+    return 0; // attached by the kqueue's kqfilter
+  },
+  detach(kn: Knote): void {
+    (kn.fp as KqueueEngine).kqinfo.remove(kn);
+  },
+  event(kn: Knote): boolean {
+    const n = (kn.fp as KqueueEngine).count;
+    kn.data = n;
+    return n > 0;
+  },
+};

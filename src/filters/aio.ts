@@ -1,8 +1,5 @@
-import { ENXIO, EVFILT_AIO } from '../constants.js';
-import { registerFilter } from '../engine/filter-ops.js';
-import { refusingFilterOps } from './refusing.js';
+import { ENXIO } from '../constants.js';
+import { refusingFilterOps } from '../engine/filter-ops.js';
 
 /** EVFILT_AIO: DragonFly removed kernel AIO, so every registration fails with ENXIO. */
 export const aioFilterOps = refusingFilterOps(ENXIO);
-
-registerFilter(EVFILT_AIO, aioFilterOps);

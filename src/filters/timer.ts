@@ -1,7 +1,8 @@
-import { ENOMEM, EV_CLEAR, EV_ONESHOT, EVFILT_TIMER } from '../constants.js';
-import { setTimerHandlers } from '../clock/clock.js';
-import { type FilterOps, registerFilter } from '../engine/filter-ops.js';
-import { KN_PROCESSING, KN_REPROCESS, type Knote } from '../engine/knote.js';
+import { ENOMEM, EV_CLEAR, EV_ONESHOT } from '../constants.js';
+import type { TimerHandler } from '../clock/timer-queues.js';
+import type { FilterOps } from '../engine/filter-ops.js';
+import { postKnote } from '../engine/klist.js';
+import type { Knote } from '../engine/knote.js';
 import { tunables } from '../tunables.js';
 
 /**
@@ -25,6 +26,24 @@ export function periodOf(sdata: number | bigint): number {
   return p >= 1 ? p : 1;
 }
 
+/** How the clock treats a timer knote: the reference's callout with filt_timerexpire. */
+const expiry: TimerHandler<Knote> = {
+  cancelled: (kn) => kn.kq === null,
+  /** A timer re-arms with its current period (a modification applies from here) unless one-shot. */
+  rearm(kn) {
+    if (kn.flags & EV_ONESHOT) {
+      kn.hook = false;
+      return -1;
+    }
+    return periodOf(kn.sdata);
+  },
+  /** filt_timerexpire: count the expirations and activate through the common path. */
+  expire(kn, times) {
+    kn.data = (kn.data as number) + times;
+    postKnote(kn, 0);
+  },
+};
+
 export const timerFilterOps: FilterOps = {
   isFd: false,
   attach(kn: Knote): number {
@@ -32,39 +51,14 @@ export const timerFilterOps: FilterOps = {
     liveTimers++;
     kn.flags |= EV_CLEAR;
     kn.hook = true;
-    kn.kq!.clock.armTimer(kn, periodOf(kn.sdata));
+    kn.kq!.clock.armTimer(kn, periodOf(kn.sdata), expiry);
     return 0;
   },
   detach(kn: Knote): void {
     liveTimers--;
-    if (kn.hook === true) kn.kq!.clock.cancelTimer();
+    if (kn.hook === true) kn.kq!.clock.cancelTimer(expiry);
   },
   event(kn: Knote): boolean {
     return kn.data !== 0;
   },
 };
-
-/** A timer re-arms with its current period (a modification applies from here) unless one-shot. */
-function rearm(kn: Knote): number {
-  if (kn.flags & EV_ONESHOT) {
-    kn.hook = false;
-    return -1;
-  }
-  return periodOf(kn.sdata);
-}
-
-/** filt_timerexpire: count the expirations and activate. */
-function expire(kn: Knote, times: number): void {
-  const kq = kn.kq!;
-  kn.data = (kn.data as number) + times;
-  if (kn.status & KN_PROCESSING) {
-    kn.status |= KN_REPROCESS;
-    return;
-  }
-  kn.status |= KN_PROCESSING;
-  kq.activate(kn);
-  kq.release(kn);
-}
-
-setTimerHandlers(rearm, expire);
-registerFilter(EVFILT_TIMER, timerFilterOps);

@@ -1,7 +1,7 @@
 import {
-  EV_CLEAR, EVFILT_USER, NOTE_FFLAGSMASK, NOTE_TRIGGER,
+  EV_CLEAR, NOTE_FFLAGSMASK, NOTE_TRIGGER,
 } from '../constants.js';
-import { type FilterOps, registerFilter } from '../engine/filter-ops.js';
+import type { FilterOps } from '../engine/filter-ops.js';
 import type { Knote } from '../engine/knote.js';
 
 /**
@@ -51,5 +51,3 @@ export const userFilterOps: FilterOps = {
     if (kn.flags & EV_CLEAR) kn.hook = 0;
   },
 };
-
-registerFilter(EVFILT_USER, userFilterOps);

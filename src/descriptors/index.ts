@@ -1,0 +1,20 @@
+import type { Descriptor } from '../engine/filter-ops.js';
+import { kqueueDescriptor } from './kqueue.js';
+
+/**
+ * The descriptor table (the reference's holdfp on the process's files): which object an ident
+ * names, for the descriptor filters READ, WRITE, VNODE and EXCEPT. Each kind of descriptor
+ * answers for its own objects; the first that knows the ident wins. Nothing else answers:
+ * the engine then reports EBADF.
+ */
+const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
+  kqueueDescriptor,
+];
+
+export function getfp(ident: unknown): Descriptor | undefined {
+  for (let i = 0; i < kinds.length; i++) {
+    const fp = kinds[i]!(ident);
+    if (fp !== undefined) return fp;
+  }
+  return undefined;
+}
