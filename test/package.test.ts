@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -40,9 +40,12 @@ test('the public declarations do not expose engine internals', () => {
   }
 });
 
-test('the engine does not import Node resources', () => {
-  for (const file of ['kqueue.js', 'knote.js', 'klist.js', 'filter-ops.js', 'changes.js']) {
-    const src = readFileSync(join(root, 'dist', 'engine', file), 'utf8');
-    assert.ok(!/from 'node:/.test(src), `${file} imports a node: module`);
+test('the engine and the clocks import no Node resource, and the clocks nothing of the engine', () => {
+  for (const dir of ['engine', 'clock']) {
+    for (const file of readdirSync(join(root, 'dist', dir)).filter((f) => f.endsWith('.js'))) {
+      const src = readFileSync(join(root, 'dist', dir, file), 'utf8');
+      assert.ok(!/from 'node:/.test(src), `${dir}/${file} imports a node: module`);
+      if (dir === 'clock') assert.ok(!/from '\.\.\/engine\//.test(src), `clock/${file} imports the engine`);
+    }
   }
 });

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { Clock } from './clock.js';
 
 /** Longest delay a Node timer takes (2^31 - 1 ms); longer deadlines are reached in steps. */

@@ -11,8 +11,8 @@ import {
   NOTE_FFCOPY, NOTE_FFOR, NOTE_TRIGGER,
   Kqueue, VirtualClock,
   type KEvent, type KEventInit,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
 
 const open = openKqueue;
 

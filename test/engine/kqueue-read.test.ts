@@ -7,9 +7,9 @@ import {
   EVFILT_READ, EVFILT_USER, NOTE_TRIGGER,
   Kqueue,
   type KEvent,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
-import { engineOf } from '../src/kqueue.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
+import { engineOf } from '../../src/kqueue.js';
 
 const open = openKqueue;
 

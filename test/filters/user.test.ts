@@ -9,8 +9,8 @@ import {
   NOTE_FFAND, NOTE_FFCOPY, NOTE_FFLAGSMASK, NOTE_FFNOP, NOTE_FFOR, NOTE_TRIGGER,
   Kqueue,
   type KEvent,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
 
 const open = openKqueue;
 

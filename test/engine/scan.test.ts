@@ -6,8 +6,8 @@ import {
   EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_ERROR, EV_ONESHOT,
   EVFILT_READ, EVFILT_USER, ENOENT, NOTE_FFCOPY, NOTE_TRIGGER,
   type KEvent, type KEventInit, type Kqueue,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
 
 
 /** A kqueue on a virtual clock, closed when the test ends. */

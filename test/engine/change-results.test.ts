@@ -10,8 +10,8 @@ import {
   NOTE_FFCOPY, NOTE_FFOR, NOTE_LOWAT, NOTE_TRIGGER,
   Kqueue, KqueueError, VirtualClock, kevent,
   type KEvent, type KEventInit, type Timeout,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
 
 const open = openKqueue;
 

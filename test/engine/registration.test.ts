@@ -10,8 +10,8 @@ import {
   EVFILT_WRITE, NOTE_TRIGGER,
   Kqueue, VirtualClock,
   type KEvent, type KEventInit,
-} from '../src/index.js';
-import { openKqueue } from './support/open.js';
+} from '../../src/index.js';
+import { openKqueue } from '../support/open.js';
 
 const open = openKqueue;
 

@@ -6,9 +6,9 @@ import {
   EINVAL, ENOENT, ENOMEM, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
   EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_TIMER, KqueueError, VirtualClock, tunables,
   type KEvent, type KEventInit, type Kqueue,
-} from '../src/index.js';
-import { openVirtual } from './support/open.js';
-import { turns } from './support/async.js';
+} from '../../src/index.js';
+import { openVirtual } from '../support/open.js';
+import { turns } from '../support/async.js';
 
 type TestContext = { after(fn: () => void): void };
 
