@@ -17,3 +17,13 @@ const NAMES: ReadonlyMap<number, string> = new Map([
 export function errnoName(errno: number): string {
   return NAMES.get(errno) ?? `E${errno}`;
 }
+
+const BY_CODE: ReadonlyMap<string, number> = new Map([...[...NAMES].map(([n, name]) => [name, n] as const), ['EAGAIN', c.EAGAIN]]);
+
+/**
+ * The DragonFly errno of a Node error code (`'ECONNRESET'` -> 54), for errors reported through
+ * the queue (EV_EOF's fflags, EV_ERROR's data). EIO when the code is missing or unknown here.
+ */
+export function errnoFromCode(code: unknown): number {
+  return (typeof code === 'string' && BY_CODE.get(code)) || c.EIO;
+}
