@@ -3,9 +3,13 @@
  * - `kq_calloutmax`: live EVFILT_TIMER knotes allowed across the process (ENOMEM past it);
  * - `kq_checkloop`: bound on collection rounds in one kevent call (0 disables the bound);
  * - `kq_sleep_threshold`: nanoseconds; kept for fidelity, unused (kevent waits are never busy).
+ * Added by this library:
+ * - `vnode_mount_poll_ms`: how often /proc/self/mountinfo is read, while any file is watched, to
+ *   learn that a watched file's filesystem was unmounted (NOTE_REVOKE); see docs/filters/vnode.md.
  */
 export const tunables = {
   kq_calloutmax: 4096,
   kq_checkloop: 1000000,
   kq_sleep_threshold: 20000,
+  vnode_mount_poll_ms: 1000,
 };

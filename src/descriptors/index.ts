@@ -1,4 +1,5 @@
 import type { Descriptor } from '../engine/filter-ops.js';
+import { fileDescriptor } from './file.js';
 import { kqueueDescriptor } from './kqueue.js';
 
 /**
@@ -9,6 +10,7 @@ import { kqueueDescriptor } from './kqueue.js';
  */
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
+  fileDescriptor,
 ];
 
 export function getfp(ident: unknown): Descriptor | undefined {
