@@ -1,5 +1,7 @@
 import type { Descriptor } from '../engine/filter-ops.js';
+import { dgramDescriptor } from './dgram.js';
 import { kqueueDescriptor } from './kqueue.js';
+import { serverDescriptor } from './server.js';
 import { socketDescriptor } from './socket.js';
 import { streamDescriptor } from './stream.js';
 
@@ -13,6 +15,8 @@ import { streamDescriptor } from './stream.js';
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
   // fileDescriptor (numeric fd, FileHandle): src/descriptors/file.ts
+  serverDescriptor,
+  dgramDescriptor,
   socketDescriptor,
   streamDescriptor,
 ];
