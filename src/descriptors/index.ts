@@ -1,7 +1,6 @@
 import type { Descriptor } from '../engine/filter-ops.js';
-import { dgramDescriptor } from './dgram.js';
+import { fileDescriptor } from './file.js';
 import { kqueueDescriptor } from './kqueue.js';
-import { serverDescriptor } from './server.js';
 import { socketDescriptor } from './socket.js';
 import { streamDescriptor } from './stream.js';
 
@@ -14,9 +13,7 @@ import { streamDescriptor } from './stream.js';
  */
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
-  // fileDescriptor (numeric fd, FileHandle): src/descriptors/file.ts
-  serverDescriptor,
-  dgramDescriptor,
+  fileDescriptor,
   socketDescriptor,
   streamDescriptor,
 ];
