@@ -1,6 +1,8 @@
 import type { Descriptor } from '../engine/filter-ops.js';
+import { dgramDescriptor } from './dgram.js';
 import { fileDescriptor } from './file.js';
 import { kqueueDescriptor } from './kqueue.js';
+import { serverDescriptor } from './server.js';
 import { socketDescriptor } from './socket.js';
 import { streamDescriptor } from './stream.js';
 
@@ -14,6 +16,8 @@ import { streamDescriptor } from './stream.js';
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
   fileDescriptor,
+  serverDescriptor,
+  dgramDescriptor,
   socketDescriptor,
   streamDescriptor,
 ];
