@@ -1,6 +1,6 @@
 import { tunables } from '../tunables.js';
-import { mountIds, readMountinfo } from './proc-self.js';
-import type { Vnode } from './vnode-watch.js';
+import { fdMountId, mountIds, readMountinfo } from './proc-self.js';
+import { allVnodes, type Vnode } from './vnode-watch.js';
 
 /**
  * Learning that a watched file's filesystem was unmounted, for NOTE_REVOKE. A watched inode is held
@@ -8,30 +8,27 @@ import type { Vnode } from './vnode-watch.js';
  * IN_UNMOUNT never comes; a lazy unmount (umount -l, Linux's counterpart of a forced unmount)
  * detaches the mount at once and tells no one. Node cannot wait for the POLLPRI that
  * /proc/self/mountinfo raises on every mount change, so it is read every
- * `tunables.vnode_mount_poll_ms` milliseconds (about 70 us for a few dozen mounts), only while a
- * file is watched, on an unref'd timer; the mount ids of watched inodes missing from it are revoked.
+ * `tunables.vnode_mount_poll_ms` milliseconds (tens of microseconds), only while a file is
+ * watched, on an unref'd timer. Only when the table changed is anything else done: the inodes
+ * whose mount (fdinfo's mnt_id of the library's descriptor, read then and kept) is no longer
+ * listed are revoked.
  */
-const byMount = new Map<number, Set<Vnode>>();
+let watched = 0;
 let timer: NodeJS.Timeout | null = null;
 let lastText: string | null = null;
 
-export function trackMount(vn: Vnode): void {
-  if (vn.mntId < 0) return;
-  let set = byMount.get(vn.mntId);
-  if (set === undefined) byMount.set(vn.mntId, (set = new Set()));
-  set.add(vn);
-  if (timer === null) arm();
+export function trackMount(_vn: Vnode): void {
+  if (watched++ !== 0) return;
+  // The table as it is now: only a change from it is worth a look.
+  lastText = readMountinfo();
+  if (lastText !== null) arm();
 }
 
-export function untrackMount(vn: Vnode): void {
-  const set = byMount.get(vn.mntId);
-  if (set === undefined || !set.delete(vn) || set.size !== 0) return;
-  byMount.delete(vn.mntId);
-  if (byMount.size === 0 && timer !== null) {
-    clearTimeout(timer);
-    timer = null;
-    lastText = null;
-  }
+export function untrackMount(_vn: Vnode): void {
+  if (--watched !== 0) return;
+  if (timer !== null) clearTimeout(timer);
+  timer = null;
+  lastText = null;
 }
 
 function arm(): void {
@@ -40,20 +37,24 @@ function arm(): void {
   timer.unref();
 }
 
-/** Reads the mount table; revokes the inodes whose mount is gone. Exported for tests. */
+function poll(): void {
+  timer = null;
+  pollMounts();
+  if (watched !== 0 && timer === null) arm();
+}
+
+/**
+ * Reads the mount table; when it changed, revokes the inodes whose mount is gone (an inode's mount
+ * id is read from fdinfo the first time it is needed, then kept). Exported for tests.
+ */
 export function pollMounts(): void {
   const text = readMountinfo();
   if (text === null || text === lastText) return;
   lastText = text;
   const ids = mountIds(text);
-  for (const [id, set] of [...byMount]) {
-    if (ids.has(id)) continue;
-    for (const vn of [...set]) vn.revoke();
+  for (const vn of [...allVnodes()]) {
+    if (vn.fd < 0) continue;
+    if (vn.mntId === -2) vn.mntId = fdMountId(vn.fd);
+    if (vn.mntId >= 0 && !ids.has(vn.mntId)) vn.revoke();
   }
-}
-
-function poll(): void {
-  timer = null;
-  pollMounts();
-  if (byMount.size !== 0 && timer === null) arm();
 }
