@@ -143,6 +143,9 @@ const CASES: CaseSpec[] = [
       { key: 'kqueue.bytes_per_file', label: 'kqueue: heap per watched file', unit: 'B', digits: 0 },
       { key: 'fswatch.bytes_per_file', label: 'fs.watch: heap per watched file', unit: 'B', digits: 0 },
       { key: 'chokidar.bytes_per_file', label: 'chokidar: heap per watched file', unit: 'B', digits: 0 },
+      { key: 'kqueue.ext_bytes_per_file', label: 'kqueue: heap+external per watched file', unit: 'B', digits: 0 },
+      { key: 'fswatch.ext_bytes_per_file', label: 'fs.watch: heap+external per watched file', unit: 'B', digits: 0 },
+      { key: 'chokidar.ext_bytes_per_file', label: 'chokidar: heap+external per watched file', unit: 'B', digits: 0 },
       { key: 'kqueue.setup_ms', label: 'kqueue: time to watch them all', unit: 'ms', digits: 0 },
       { key: 'fswatch.setup_ms', label: 'fs.watch: time to watch them all', unit: 'ms', digits: 0 },
       { key: 'chokidar.setup_ms', label: 'chokidar: time to watch them all', unit: 'ms', digits: 0 },
@@ -156,6 +159,8 @@ const CASES: CaseSpec[] = [
       { label: 'p99 latency, kqueue / chokidar', num: 'kqueue.lat_p99_ms', den: 'chokidar.lat_p99_ms', unit: 'x', op: '<=', target: 1 },
       { label: 'idle CPU, kqueue - fs.watch', num: 'kqueue.idle_cpu_ms_per_s', minus: 'fswatch.idle_cpu_ms_per_s', unit: 'ms/s' },
       { label: 'heap per watched file, kqueue / fs.watch', num: 'kqueue.bytes_per_file', den: 'fswatch.bytes_per_file', unit: 'x', op: '<=', target: 2 },
+      { label: 'heap+external per watched file, kqueue / fs.watch', num: 'kqueue.ext_bytes_per_file', den: 'fswatch.ext_bytes_per_file', unit: 'x' },
+      { label: 'p99 latency, chokidar', num: 'chokidar.lat_p99_ms', unit: 'ms' },
     ],
   },
 ];

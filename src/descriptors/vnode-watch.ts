@@ -259,7 +259,7 @@ export class Vnode {
         if (this.knotes !== null) this.refresh(false, true);
         else this.rebase();
       }
-      const error = this.watch(path ?? (this.name === null ? null : currentPath(this.fd)));
+      const error = this.watcher !== null ? 0 : this.watch(path ?? (this.name === null ? null : currentPath(this.fd)));
       if (error !== 0) {
         if (!this.used) this.release();
         return error;
@@ -349,21 +349,21 @@ export class Vnode {
       if (!parent.used) parent.release();
       return;
     }
-    (hooksOf(parent).children ??= new Map()).set(posix.basename(path), this);
-    hooksOf(this).parent = parent;
+    const name = flat(posix.basename(path));
+    (hooksOf(parent).children ??= new Map()).set(name, this);
+    const own = hooksOf(this);
+    own.parent = parent;
+    own.nameInParent = name;
   }
 
   unhook(): void {
     const parent = this.dir?.parent;
     if (parent === null || parent === undefined) return;
-    this.dir!.parent = null;
+    const own = this.dir!;
+    own.parent = null;
     const children = parent.dir!.children!;
-    for (const [name, child] of children) {
-      if (child === this) {
-        children.delete(name);
-        break;
-      }
-    }
+    // Another directory may have the name by now (this one renamed, its event not read yet).
+    if (children.get(own.nameInParent) === this) children.delete(own.nameInParent);
     if (children.size === 0 && parent.users === 0) parent.unwatch();
     if (!parent.used) parent.release();
   }
@@ -405,6 +405,8 @@ class DirHooks {
   parent: Vnode | null = null;
   /** Directories whose removal this one reports, by their name in it. */
   children: Map<string, Vnode> | null = null;
+  /** The name this directory is listened for under, in its parent. */
+  nameInParent = '';
 }
 
 /** The previous stat handed to vnodeNotes (one object, reused). */
