@@ -13,6 +13,8 @@ import { type VnodeStat, vnodeNotes } from './vnode-notes.js';
 
 const IS_DIR = 1;
 const REVOKED = 2;
+/** `nameHash` holds the hash of the file's name. */
+const NAMED = 4;
 /** Renames seen through the name before their IN_MOVE_SELF arrived: bits 8-15 of `flags`. */
 const CREDIT = 0x100;
 const CREDIT_MASK = 0xff00;
@@ -38,8 +40,8 @@ const USER = 0x10000;
  * directory also listens to its parent for the removal of its name.
  *
  * Kept small (a vnode per watched file): the times of the last stat and the mount id live in a
- * pool indexed by the library's descriptor, the name is the last component only, one knote needs
- * no list, and directory state is kept apart.
+ * pool indexed by the library's descriptor, the name is kept as a hash, one knote needs no list,
+ * and directory state is kept apart.
  */
 export class Vnode {
   size: number;
@@ -50,10 +52,13 @@ export class Vnode {
   watcher: fs.FSWatcher | null = null;
   /** The knote on this inode, or from the second one on a klist of them. */
   knotes: Knote | Klist | null = null;
-  /** The last component of the file's name when last looked at (latin1), null when unknown. */
-  name: string | null = null;
-  /** The inode of the directory holding it then: a rename elsewhere is told from an ancestor's. */
-  parentIno = -1;
+  /**
+   * Where the file was when last looked at (when NAMED): a hash of the last component of its name
+   * and of the inode of the directory holding it. A rename changes one or the other; renaming an
+   * ancestor directory changes neither. 32 bits tell a new place from the old one at a fraction of
+   * a string's cost.
+   */
+  place = 0;
   /** IS_DIR, REVOKED, the rename credit and the count of knotes that need events. */
   flags: number;
 
@@ -79,6 +84,10 @@ export class Vnode {
 
   get revoked(): boolean {
     return (this.flags & REVOKED) !== 0;
+  }
+
+  get named(): boolean {
+    return (this.flags & NAMED) !== 0;
   }
 
   /** Knotes that need OS events. */
@@ -142,7 +151,7 @@ export class Vnode {
     }
     const t = this.fd * 4;
     let renamed = false;
-    if (this.name !== null && st.nlink !== 0 &&
+    if ((this.flags & NAMED) !== 0 && st.nlink !== 0 &&
       (moveSelf || (selfEvent && this.isDir) || (st.ctimeMs !== pool[t + 2] && st.ctimeMs !== st.mtimeMs))) {
       if (this.checkName()) {
         renamed = true;
@@ -185,12 +194,9 @@ export class Vnode {
   private checkName(): boolean {
     const path = currentPath(this.fd);
     if (path === null) return false;
-    const name = posix.basename(path);
-    const parent = parentIno(path);
-    const moved = name !== this.name || (parent >= 0 && parent !== this.parentIno);
-    if (!moved) return false;
-    this.name = flat(name);
-    if (parent >= 0) this.parentIno = parent;
+    const place = placeOf(path);
+    if (place === this.place) return false;
+    this.place = place;
     if (this.isDir && this.users !== 0) this.rehook(path);
     return true;
   }
@@ -199,8 +205,8 @@ export class Vnode {
   learnName(): string | null {
     const path = currentPath(this.fd);
     if (path === null) return null;
-    this.name = flat(posix.basename(path));
-    this.parentIno = parentIno(path);
+    this.place = placeOf(path);
+    this.flags |= NAMED;
     return path;
   }
 
@@ -259,7 +265,7 @@ export class Vnode {
         if (this.knotes !== null) this.refresh(false, true);
         else this.rebase();
       }
-      const error = this.watcher !== null ? 0 : this.watch(path ?? (this.name === null ? null : currentPath(this.fd)));
+      const error = this.watcher !== null ? 0 : this.watch(path ?? (this.named ? currentPath(this.fd) : null));
       if (error !== 0) {
         if (!this.used) this.release();
         return error;
@@ -473,6 +479,18 @@ function currentPath(fd: number): string | null {
   }
 }
 
+/**
+ * FNV-1a over the inode of the directory holding `path` and its last component (latin1
+ * characters are bytes).
+ */
+function placeOf(path: string): number {
+  let h = 0x811c9dc5;
+  let ino = parentIno(path);
+  for (let k = 0; k < 6; k++, ino = Math.floor(ino / 256)) h = Math.imul(h ^ (ino & 0xff), 0x01000193);
+  for (let i = path.lastIndexOf('/') + 1; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
 /** A string of its own (a short slice of a long one would keep the long one alive). */
 function flat(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
@@ -583,6 +601,6 @@ export function vnodeOfFd(fd: number, dev: number, ino: number): Vnode | number 
  * Returns 0 or an errno.
  */
 export function attachKnote(vn: Vnode, kn: Knote, needsEvents: boolean): number {
-  const path = vn.name === null ? vn.learnName() : null;
+  const path = vn.named ? null : vn.learnName();
   return vn.attach(kn, needsEvents, path);
 }
