@@ -7,10 +7,15 @@
  * And this library's own, for sources Linux only lets us poll:
  * - `proc_poll_ms`: how often EVFILT_PROC reads /proc for what Node cannot tell (the exit of a
  *   process that is not our child, forks, execs), only while such a knote exists;
+ * - `fs_poll_ms`: how often EVFILT_FS reads /proc/self/mountinfo while FS knotes exist;
+ * - `fs_findmnt`: whether EVFILT_FS also runs util-linux's `findmnt --poll` (when installed),
+ *   which sees each mount and unmount as it happens.
  */
 export const tunables = {
   kq_calloutmax: 4096,
   kq_checkloop: 1000000,
   kq_sleep_threshold: 20000,
   proc_poll_ms: 20,
+  fs_poll_ms: 100,
+  fs_findmnt: true,
 };
