@@ -202,7 +202,8 @@ test('a process with FS knotes exits by itself, closed or not, and leaves no fin
       kq.keventSync([{ ident: 'fs', filter: EVFILT_FS, flags: EV_ADD }], 0);
       const helper = fsWatcher().helperProcess;
       // The shell around findmnt, and findmnt itself: both must go.
-      const kids = helper === null ? [] : readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && readFileSync('/proc/' + p + '/stat', 'latin1').split(') ')[1]?.split(' ')[1] === String(helper.pid));
+      const parentOf = (p) => { try { return readFileSync('/proc/' + p + '/stat', 'latin1').split(') ')[1].split(' ')[1]; } catch { return ''; } };
+      const kids = helper === null ? [] : readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && parentOf(p) === String(helper.pid));
       console.log([helper?.pid ?? 0, ...kids].join(' '));
       ${close ? 'kq.close();' : ''}
     `, undefined, 10_000);
