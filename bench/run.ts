@@ -125,6 +125,31 @@ const CASES: CaseSpec[] = [
       { label: 'wall past floor, kqueue / setTimeout', num: 'kqueue.wall_past_floor_ms', den: 'setTimeout.wall_past_floor_ms', unit: 'x' },
     ],
   },
+  {
+    name: 'proc',
+    description: 'EVFILT_PROC: a child\'s exit to the event in hand, vs its \'exit\' event (ms; children are /bin/true, timed from spawn())',
+    rows: [
+      { key: 'spawn_exit_p50', label: '\'exit\' listener, median', unit: 'ms', digits: 3 },
+      { key: 'spawn_exit_p99', label: '\'exit\' listener, p99', unit: 'ms', digits: 3 },
+      { key: 'spawn_once_p50', label: 'await once(child, \'exit\'), median', unit: 'ms', digits: 3 },
+      { key: 'spawn_once_p99', label: 'await once(child, \'exit\'), p99', unit: 'ms', digits: 3 },
+      { key: 'spawn_kq_p50', label: 'await kq.kevent(), median', unit: 'ms', digits: 3 },
+      { key: 'spawn_kq_p99', label: 'await kq.kevent(), p99', unit: 'ms', digits: 3 },
+      { key: 'once_added_p50', label: 'once(): after the listener, median', unit: 'ms', digits: 3 },
+      { key: 'once_added_p99', label: 'once(): after the listener, p99', unit: 'ms', digits: 3 },
+      { key: 'kq_added_p50', label: 'kevent(): after the listener, median', unit: 'ms', digits: 3 },
+      { key: 'kq_added_p99', label: 'kevent(): after the listener, p99', unit: 'ms', digits: 3 },
+      { key: 'poll_p50', label: 'not our child: kill -> event, median', unit: 'ms', digits: 2 },
+      { key: 'poll_p99', label: 'not our child: kill -> event, p99', unit: 'ms', digits: 2 },
+      { key: 'poll_ms', label: 'tunables.proc_poll_ms', unit: 'ms', digits: 0 },
+    ],
+    checks: [
+      { label: 'median spawn->event, kevent / once(\'exit\')', num: 'spawn_kq_p50', den: 'spawn_once_p50', unit: 'x' },
+      { label: 'kevent after the \'exit\' listener, median', num: 'kq_added_p50', unit: 'ms' },
+      { label: 'kevent after the \'exit\' listener, p99', num: 'kq_added_p99', unit: 'ms' },
+      { label: 'not our child, median / proc_poll_ms', num: 'poll_p50', den: 'poll_ms', unit: 'x' },
+    ],
+  },
 ];
 
 // ---- command line ---------------------------------------------------------------------------
