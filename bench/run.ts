@@ -148,6 +148,30 @@ const CASES: CaseSpec[] = [
       { label: 'kevent after the \'exit\' listener, median', num: 'kq_added_p50', unit: 'ms' },
       { label: 'kevent after the \'exit\' listener, p99', num: 'kq_added_p99', unit: 'ms' },
       { label: 'not our child, median / proc_poll_ms', num: 'poll_p50', den: 'poll_ms', unit: 'x' },
+      ],
+    },
+    {
+    name: 'echo-server',
+    description: 'TCP echo, 100 connections doing 64-byte ping-pong, server in its own process: one kevent loop (examples/echo-server.ts) vs \'data\' -> write (round trips/s)',
+    variants: ['kqueue', 'node'],
+    rows: [
+      { key: 'kqueue.rps', label: 'kqueue: one kevent loop', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
+      { key: 'node.rps', label: 'Node: \'data\' -> write', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
+    ],
+    checks: [
+      { label: 'round trips/s, kqueue / Node', num: 'kqueue.rps', den: 'node.rps', unit: 'x', op: '>=', target: 0.9 },
+    ],
+  },
+  {
+    name: 'idle-sockets',
+    description: 'keventSync([], 1) harvesting 1 ready socket among N idle registered sockets (ns/call)',
+    rows: [
+      { key: 'ns_small', label: 'N = 10', unit: 'ns/call', digits: 0 },
+      { key: 'ns_large', label: 'N = as many as the fd limit allows', unit: 'ns/call', digits: 0 },
+      { key: 'n_large', label: 'that N', unit: 'sockets', digits: 0 },
+    ],
+    checks: [
+      { label: 'time(N = fd limit) / time(N = 10)', num: 'ns_large', den: 'ns_small', unit: 'x', op: '<=', target: 1.1 },
     ],
   },
 ];
