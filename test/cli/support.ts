@@ -33,8 +33,13 @@ export interface Run {
   status: number | null;
 }
 
-export function kq(t: TestContext, args: string[], opts: SpawnOptions & { input?: string } = {}): Run {
-  const child = spawn(process.execPath, [KQ, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+/**
+ * Spawns `kq ARGS` (or, with `command`, that command instead, for wrappers such as script(1)),
+ * killed when the test ends if still running.
+ */
+export function kq(t: TestContext, args: string[], opts: SpawnOptions & { input?: string } = {}, command?: string[]): Run {
+  const [file, ...rest] = command ?? [process.execPath, KQ, ...args];
+  const child = spawn(file!, rest, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   const run: Run = {
     child, stdout: [], stderr: [], status: null,
     raw: () => rawOut,
