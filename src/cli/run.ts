@@ -134,22 +134,17 @@ function statusFilter(level: number): ChildProcess | string {
     warn(`created example status script ${script}`);
   }
   const text = readFileSync(script, 'utf8');
-  const gawk = spawnSync('gawk', ['--version'], { stdio: 'ignore' }).status === 0;
-  let args: string[];
-  let cmd = 'awk';
-  if (level < 2 && gawk) {
-    cmd = 'gawk';
-    args = ['--sandbox', '-f', script];
-  } else {
-    if (level < 2) {
-      // No sandboxing awk here: refuse what --sandbox would (commands, pipes, file output).
-      const code = text.replace(/#.*$/gm, '').replace(/"(?:[^"\\]|\\.)*"/g, '""');
-      if (/\bsystem\s*\(/.test(code) || /\|\s*getline/.test(code) || /\bprintf?\b[^;\n}]*(>|\|)/.test(code)) {
-        return `status script '${script}' runs commands or redirects output; give -x twice to allow it`;
-      }
+  if (level < 2) {
+    // Refuse what a sandboxed awk refuses (commands, pipes, file output), whichever awk is here;
+    // gawk, where installed, also runs with --sandbox.
+    const code = text.replace(/#.*$/gm, '').replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    if (/\bsystem\s*\(/.test(code) || /\|\s*getline/.test(code) || /\bprintf?\b[^;\n}]*(>|\|)/.test(code)) {
+      return `status script '${script}' runs commands or redirects output: unsafe without -xx (give -x twice to allow it)`;
     }
-    args = ['-f', script];
   }
+  const gawk = level < 2 && spawnSync('gawk', ['--version'], { stdio: 'ignore' }).status === 0;
+  const cmd = gawk ? 'gawk' : 'awk';
+  const args = gawk ? ['--sandbox', '-f', script] : ['-f', script];
   const child = spawn(cmd, args, { stdio: ['pipe', 'inherit', 'inherit'] });
   child.on('error', () => {});
   return child;
