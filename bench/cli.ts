@@ -149,38 +149,56 @@ main(async () => {
   ensureTools();
   const dir = mkdtempSync(join(tmpdir(), 'kq-bench-cli-'));
   const metrics: Record<string, number> = {};
+  const record = (lat: Record<string, number[]>): void => {
+    for (const [k, xs] of Object.entries(lat)) {
+      metrics[`${k}_median_ms`] = median(xs);
+      metrics[`${k}_p90_ms`] = p90(xs);
+    }
+  };
+  // A part that fails is reported and fails the case (exit code 1), after the others ran.
+  let failed = false;
+  const section = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      process.stderr.write(`cli bench: ${what} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  };
   try {
     const file = join(dir, 'watched.txt');
     writeFileSync(file, '');
 
     // kq run vs entr: -n (no terminal here), -p (no run at start), printf x as the utility.
-    let tools = [
+    await section('run latency', async () => {
+    const tools = [
       startTool('kq_run', process.execPath, [KQ, 'run', '-np', 'printf', 'x'], `${file}\n`, { EV_TRACE: '1' }),
       startTool('entr', 'entr', ['-np', 'printf', 'x'], `${file}\n`),
     ];
     await until(() => tools[0]!.err.includes('watching'), 10_000, 'kq run to watch');
     await sleep(300); // entr has no readiness signal: give it time to register its one watch
-    let lat = await latencies(tools, file);
-    await stop(tools);
-    for (const [k, xs] of Object.entries(lat)) {
-      metrics[`${k}_median_ms`] = median(xs);
-      metrics[`${k}_p90_ms`] = p90(xs);
+    try {
+      record(await latencies(tools, file));
+    } finally {
+      await stop(tools);
     }
+    });
 
     // kq watch vs fswatch on the same file.
-    tools = [
+    await section('watch latency', async () => {
+    const tools = [
       startTool('kq_watch', process.execPath, [KQ, 'watch', '--verbose', file]),
-      startTool('fswatch', 'fswatch', [file]),
+      startTool('fswatch', 'fswatch', ['--latency', '0.001', file]),
     ];
     await until(() => tools[0]!.err.includes('watching'), 10_000, 'kq watch to watch');
     await sleep(300);
-    lat = await latencies(tools, file);
-    await stop(tools);
-    for (const [k, xs] of Object.entries(lat)) {
-      metrics[`${k}_median_ms`] = median(xs);
-      metrics[`${k}_p90_ms`] = p90(xs);
+    try {
+      record(await latencies(tools, file));
+    } finally {
+      await stop(tools);
     }
     metrics.watch_over_ms = metrics.kq_watch_median_ms! - metrics.fswatch_median_ms!;
+    });
 
     // Idle CPU with IDLE_FILES watched files: a tree of 100 directories.
     const tree = join(dir, 'tree');
@@ -198,20 +216,23 @@ main(async () => {
       ['kq_run', () => startTool('kq_run', process.execPath, [KQ, 'run', '-np', 'true'], input)],
       ['entr', () => startTool('entr', 'entr', ['-np', 'true'], input)],
       ['kq_watch', () => startTool('kq_watch', process.execPath, [KQ, 'watch', '-r', tree])],
-      ['fswatch', () => startTool('fswatch', 'fswatch', ['-r', tree])],
+      ['fswatch', () => startTool('fswatch', 'fswatch', ['--latency', '0.001', '-r', tree])],
     ];
     for (const [name, make] of idle) {
-      const t = make();
-      try {
-        metrics[`${name}_idle_cpu_ms_per_s`] = await idleCpu(t);
-        if (t.child.exitCode !== null) throw new Error(`${name} exited: ${t.err}`);
-      } finally {
-        await stop([t]);
-      }
+      await section(`${name} idle CPU`, async () => {
+        const t = make();
+        try {
+          metrics[`${name}_idle_cpu_ms_per_s`] = await idleCpu(t);
+          if (t.child.exitCode !== null) throw new Error(`${name} exited: ${t.err}`);
+        } finally {
+          await stop([t]);
+        }
+      });
     }
     metrics.idle_files = IDLE_FILES;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   emit(metrics);
+  if (failed) process.exitCode = 1;
 });
