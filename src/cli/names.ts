@@ -12,9 +12,10 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
-  EV_ADD, EV_CLEAR, EV_DELETE, EV_ERROR, EV_RECEIPT, EVFILT_VNODE, ENOENT, type KEvent, type Kqueue,
+  EV_ADD, EV_CLEAR, EV_DELETE, EV_ERROR, EVFILT_VNODE, ENOENT, type KEvent, type Kqueue,
   NOTE_DELETE, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE,
 } from '../index.js';
+import { change } from './kev.js';
 
 export type NameKind = 'file' | 'dir' | 'other';
 
@@ -139,10 +140,8 @@ export class NameSet {
   private register(w: WatchedName): RegisterResult {
     const st = inodeOf(w.name);
     if (st === null) return { ok: false, errno: ENOENT };
-    const [r] = this.kq.keventSync([{
-      ident: w.name, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR | EV_RECEIPT, fflags: this.fflags, udata: w,
-    }], 1);
-    if (r !== undefined && r.data !== 0) return { ok: false, errno: Number(r.data) };
+    const errno = change(this.kq, { ident: w.name, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: this.fflags, udata: w });
+    if (errno !== 0) return { ok: false, errno };
     w.live = true;
     w.ino = st.ino;
     w.kind = st.kind;
@@ -153,7 +152,7 @@ export class NameSet {
   private unregister(w: WatchedName): void {
     if (!w.live) return;
     w.live = false;
-    this.kq.keventSync([{ ident: w.name, filter: EVFILT_VNODE, flags: EV_DELETE | EV_RECEIPT }], 1);
+    change(this.kq, { ident: w.name, filter: EVFILT_VNODE, flags: EV_DELETE });
   }
 
   /** Watches the nearest existing ancestor of a missing name, then checks the name once more. */
@@ -172,10 +171,9 @@ export class NameSet {
     let wait = this.waits.get(ident);
     if (wait === undefined) {
       wait = new AncestorWait(dir, ident);
-      const [r] = this.kq.keventSync([{
-        ident, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR | EV_RECEIPT, fflags: NOTE_WRITE | GONE, udata: wait,
-      }], 1);
-      if (r !== undefined && r.data !== 0) return; // nothing to wait on: the name stays unwatched
+      if (change(this.kq, { ident, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE | GONE, udata: wait }) !== 0) {
+        return; // nothing to wait on: the name stays unwatched
+      }
       this.waits.set(ident, wait);
     }
     wait.names.add(w);
@@ -190,7 +188,7 @@ export class NameSet {
     wait.names.delete(w);
     if (wait.names.size === 0) {
       this.waits.delete(wait.ident);
-      this.kq.keventSync([{ ident: wait.ident, filter: EVFILT_VNODE, flags: EV_DELETE | EV_RECEIPT }], 1);
+      change(this.kq, { ident: wait.ident, filter: EVFILT_VNODE, flags: EV_DELETE });
     }
   }
 

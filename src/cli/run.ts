@@ -15,12 +15,13 @@ import { homedir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { isatty, ReadStream } from 'node:tty';
 import {
-  EV_ADD, EV_DELETE, EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_PROC, EVFILT_READ, EVFILT_TIMER,
+  EV_ADD, EV_DELETE, EV_ERROR, EV_ONESHOT, EVFILT_PROC, EVFILT_READ, EVFILT_TIMER,
   EVFILT_USER, EVFILT_VNODE, type KEvent, kqueue, NOTE_ATTRIB, NOTE_DELETE, NOTE_EXIT, NOTE_EXTEND,
   NOTE_RENAME, NOTE_TRIGGER, NOTE_WRITE,
 } from '../index.js';
 import { exit, setProgram, version, warn } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
+import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
 import { bitNames, shellStatus, strerror, VNODE_NOTES } from './notes.js';
 
@@ -293,9 +294,8 @@ export async function runMain(argv: string[]): Promise<never> {
       tty.resume();
       return;
     }
-    const [r] = kq.keventSync([{ ident: tty, filter: EVFILT_READ, flags: EV_ADD | EV_RECEIPT }], 1);
-    if (r !== undefined && r.data !== 0) {
-      kq.keventSync([{ ident: KEYS, filter: EVFILT_USER, flags: EV_ADD | EV_RECEIPT }], 1);
+    if (change(kq, { ident: tty, filter: EVFILT_READ, flags: EV_ADD }) !== 0) {
+      change(kq, { ident: KEYS, filter: EVFILT_USER, flags: EV_ADD });
       keyFallback = (d: Buffer) => {
         pendingKeys.push(d);
         kq.keventSync([{ ident: KEYS, filter: EVFILT_USER, fflags: NOTE_TRIGGER }], 0);
@@ -312,7 +312,7 @@ export async function runMain(argv: string[]): Promise<never> {
       tty.off('data', keyFallback);
       tty.pause();
     } else {
-      kq.keventSync([{ ident: tty, filter: EVFILT_READ, flags: EV_DELETE | EV_RECEIPT }], 1);
+      change(kq, { ident: tty, filter: EVFILT_READ, flags: EV_DELETE });
     }
     tty.setRawMode(false);
   }
@@ -369,9 +369,9 @@ export async function runMain(argv: string[]): Promise<never> {
       return;
     }
     child = c;
-    const [r] = kq.keventSync([{ ident: c, filter: EVFILT_PROC, flags: EV_ADD | EV_RECEIPT, fflags: NOTE_EXIT }], 1);
-    if (r !== undefined && r.data !== 0) {
-      warn(`cannot watch the utility: ${strerror(Number(r.data))}`);
+    const errno = change(kq, { ident: c, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT });
+    if (errno !== 0) {
+      warn(`cannot watch the utility: ${strerror(errno)}`);
       c.kill('SIGKILL');
       void exit(1);
     }
@@ -451,7 +451,7 @@ export async function runMain(argv: string[]): Promise<never> {
     if (r === null) return;
     if (trace && r.name !== null) warn(`event ${r.name.name} ${bitNames(ev.fflags, VNODE_NOTES).join('|')}`);
     for (const back of r.reappeared) {
-      kq.keventSync([{ ident: `gone ${back.name}`, filter: EVFILT_TIMER, flags: EV_DELETE | EV_RECEIPT }], 1);
+      change(kq, { ident: `gone ${back.name}`, filter: EVFILT_TIMER, flags: EV_DELETE });
       if (back.tag === 'file') {
         s.change = true;
         if (!s.run) leadingEdge = back;
@@ -461,7 +461,7 @@ export async function runMain(argv: string[]): Promise<never> {
     const w = r.name;
     if (w === null) return;
     if (r.gone && w.persistent) {
-      kq.keventSync([{ ident: `gone ${w.name}`, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT | EV_RECEIPT, data: REOPEN_MS, udata: w.name }], 1);
+      change(kq, { ident: `gone ${w.name}`, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: REOPEN_MS, udata: w.name });
     }
     if (w.tag === 'dir') {
       const d = dirWatches.get(w.name);

@@ -13,10 +13,11 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
-  EV_ADD, EV_CLEAR, EV_DELETE, EV_RECEIPT, EVFILT_READ, EVFILT_VNODE, kqueue, type Kqueue,
+  EV_ADD, EV_CLEAR, EV_DELETE, EVFILT_READ, EVFILT_VNODE, kqueue, type Kqueue,
   NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND, NOTE_RENAME, NOTE_WRITE,
 } from '../index.js';
 import { parse } from './args.js';
+import { change } from './kev.js';
 import { CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit, quietOnBrokenPipe, setProgram, warn } from './common.js';
 import { strerror } from './notes.js';
 
@@ -134,20 +135,18 @@ function describe(e: unknown): string {
 const VNODE_NOTES = NOTE_DELETE | NOTE_RENAME | NOTE_ATTRIB | NOTE_WRITE | NOTE_EXTEND;
 
 function watchFd(kq: Kqueue, fd: number): void {
-  const out = kq.keventSync([
-    { ident: fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR | EV_RECEIPT },
-    { ident: fd, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR | EV_RECEIPT, fflags: VNODE_NOTES },
-  ], 2);
-  for (const r of out) {
-    if (r.data !== 0) throw new CliError(`cannot follow the file: ${strerror(Number(r.data))}`, EXIT_ERROR);
+  for (const ev of [
+    { ident: fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR },
+    { ident: fd, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: VNODE_NOTES },
+  ]) {
+    const errno = change(kq, ev);
+    if (errno !== 0) throw new CliError(`cannot follow the file: ${strerror(errno)}`, EXIT_ERROR);
   }
 }
 
 function unwatchFd(kq: Kqueue, fd: number): void {
-  kq.keventSync([
-    { ident: fd, filter: EVFILT_READ, flags: EV_DELETE | EV_RECEIPT },
-    { ident: fd, filter: EVFILT_VNODE, flags: EV_DELETE | EV_RECEIPT },
-  ], 2);
+  change(kq, { ident: fd, filter: EVFILT_READ, flags: EV_DELETE });
+  change(kq, { ident: fd, filter: EVFILT_VNODE, flags: EV_DELETE });
 }
 
 function inodeOf(path: string): number | null {
@@ -196,7 +195,7 @@ export async function tailMain(argv: string[]): Promise<never> {
   watchFd(kq, file.fd);
   // Under -F a re-created name is seen at once through its directory, besides the 1 s re-check.
   const dirIdent = `${dirname(path)}/.`;
-  if (byName) kq.keventSync([{ ident: dirIdent, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR | EV_RECEIPT, fflags: NOTE_WRITE }], 1);
+  if (byName) change(kq, { ident: dirIdent, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE });
 
   for (;;) {
     try {

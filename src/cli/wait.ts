@@ -5,10 +5,11 @@
  * the handling of bad, duplicate and vanished pids follow FreeBSD's pwait.
  */
 import {
-  EV_ADD, EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_PROC, EVFILT_TIMER, NOTE_EXIT, kqueue,
+  EV_ADD, EV_ONESHOT, EVFILT_PROC, EVFILT_TIMER, NOTE_EXIT, kqueue,
 } from '../index.js';
 import { exit, setProgram, warn } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
+import { change } from './kev.js';
 import { strerror } from './notes.js';
 
 const EX_USAGE = 64;
@@ -95,11 +96,10 @@ export async function waitMain(argv: string[]): Promise<never> {
       continue;
     }
     if (watched.has(pid)) continue;
-    // EV_RECEIPT: the answer is an entry for this change alone, even when the process is
-    // already a zombie and its exit is ready at once.
-    const [r] = kq.keventSync([{ ident: pid, filter: EVFILT_PROC, flags: EV_ADD | EV_RECEIPT, fflags: NOTE_EXIT }], 1);
-    if (r !== undefined && (r.flags & EV_ERROR) !== 0 && r.data !== 0) {
-      warn(`${pid}: ${strerror(Number(r.data))}`);
+    // Applied alone (nevents 0): a zombie's exit, ready at once, stays queued for the loop below.
+    const errno = change(kq, { ident: pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT });
+    if (errno !== 0) {
+      warn(`${pid}: ${strerror(errno)}`);
       if (oflag) return exit(0);
       continue;
     }
@@ -107,7 +107,7 @@ export async function waitMain(argv: string[]): Promise<never> {
   }
 
   if (watched.size > 0 && timeoutMs !== undefined) {
-    kq.keventSync([{ ident: 'timeout', filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: Math.ceil(timeoutMs) }], 0);
+    change(kq, { ident: 'timeout', filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: Math.ceil(timeoutMs) });
   }
   while (watched.size > 0) {
     for (const ev of await kq.kevent(null, watched.size + 1, null)) {

@@ -7,7 +7,7 @@
 import { type Dirent, readdirSync } from 'node:fs';
 import { relative } from 'node:path';
 import {
-  EV_ADD, EV_EOF, EV_ERROR, EV_RECEIPT, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER,
+  EV_ADD, EV_EOF, EV_ERROR, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER,
   EVFILT_VNODE, type KEvent, type Kqueue, KqueueError, kqueue, NOTE_EXEC, NOTE_EXIT, NOTE_FORK,
   NOTE_WRITE,
 } from '../index.js';
@@ -17,6 +17,7 @@ import {
   setProgram, warn,
 } from './common.js';
 import { Excludes } from './glob.js';
+import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
 import {
   bitNames, errnoName, FILTER_NAMES, FLAG_BITS, noteTable, PROC_NOTES, signalName, strerror,
@@ -178,10 +179,9 @@ function makePrinter(json: boolean): Printer {
   };
 }
 
-/** One registration through the receipt mechanism: 0 or the change's errno. */
+/** One registration: 0 or the change's errno. */
 function register(kq: Kqueue, ident: unknown, filter: number, flags: number, fflags: number, data: number, udata: unknown): number {
-  const [r] = kq.keventSync([{ ident: ident as string, filter, flags: flags | EV_RECEIPT, fflags, data, udata }], 1);
-  return r === undefined ? 0 : Number(r.data);
+  return change(kq, { ident: ident as string, filter, flags, fflags, data, udata });
 }
 
 export async function watchMain(argv: string[]): Promise<never> {
