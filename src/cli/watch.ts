@@ -96,6 +96,9 @@ function childPath(dir: string, entry: string): string {
 class Trees {
   private readonly children = new Map<string, Set<string>>();
 
+  /** Set by --verbose: told each entry found after the start. */
+  onNew: ((path: string) => void) | null = null;
+
   constructor(private readonly names: NameSet, private readonly excludes: Excludes,
     private readonly onError: (path: string, errno: number) => void) {}
 
@@ -124,6 +127,7 @@ class Trees {
         continue;
       }
       const w = this.names.names.get(p)!;
+      this.onNew?.(p);
       if (w.kind === 'dir') this.scan(w);
     }
     for (const p of known) {
@@ -265,6 +269,7 @@ export async function watchMain(argv: string[]): Promise<never> {
     });
   }
   if (verbose) {
+    trees.onNew = (p) => warn(`watching new ${p}`);
     const parts = [`${names.size} path${names.size === 1 ? '' : 's'}`];
     if (pids.length) parts.push(`${pids.length} process${pids.length === 1 ? '' : 'es'}`);
     if (signals.length) parts.push(`${signals.length} signal${signals.length === 1 ? '' : 's'}`);
