@@ -6,3 +6,4 @@ export type { EventsOptions, KeventOptions, KqueueOptions } from './kqueue.js';
 export { Clock } from './clock/clock.js';
 export { VirtualClock } from './clock/virtual-clock.js';
 export { tunables } from './tunables.js';
+export { accept, recvfrom, type Datagram } from './io.js';

@@ -2,6 +2,7 @@ import { ENOSYS } from './constants.js';
 import { getfp } from './descriptors/index.js';
 import { type FilterOps, type FilterTable, fileFilterOps, refusingFilterOps } from './engine/filter-ops.js';
 import { aioFilterOps } from './filters/aio.js';
+import { procFilterOps } from './filters/proc.js';
 import { signalFilterOps } from './filters/signal.js';
 import { timerFilterOps } from './filters/timer.js';
 import { userFilterOps } from './filters/user.js';
@@ -19,7 +20,7 @@ const sysfilt: readonly FilterOps[] = Object.freeze([
   fileFilterOps, //  -2 EVFILT_WRITE
   aioFilterOps, //   -3 EVFILT_AIO
   fileFilterOps, //  -4 EVFILT_VNODE
-  notYet, //         -5 EVFILT_PROC
+  procFilterOps, //  -5 EVFILT_PROC
   signalFilterOps, // -6 EVFILT_SIGNAL
   timerFilterOps, // -7 EVFILT_TIMER
   fileFilterOps, //  -8 EVFILT_EXCEPT

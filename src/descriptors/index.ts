@@ -1,14 +1,21 @@
 import type { Descriptor } from '../engine/filter-ops.js';
+import { fileDescriptor } from './file.js';
 import { kqueueDescriptor } from './kqueue.js';
+import { socketDescriptor } from './socket.js';
+import { streamDescriptor } from './stream.js';
 
 /**
  * The descriptor table (the reference's holdfp on the process's files): which object an ident
  * names, for the descriptor filters READ, WRITE, VNODE and EXCEPT. Each kind of descriptor
  * answers for its own objects; the first that knows the ident wins. Nothing else answers:
- * the engine then reports EBADF.
+ * the engine then reports EBADF. The most specific kind comes first: a net.Socket is also a
+ * Duplex, and must be seen as a socket.
  */
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
+  fileDescriptor,
+  socketDescriptor,
+  streamDescriptor,
 ];
 
 export function getfp(ident: unknown): Descriptor | undefined {

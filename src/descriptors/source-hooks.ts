@@ -1,0 +1,53 @@
+import { types } from 'node:util';
+
+/**
+ * Helpers shared by the Node-object descriptors (socket, stream, server, dgram): identity checks
+ * that run none of the caller's code, and hooks on a user's object that can be taken off again so
+ * that the object is given back exactly as it was found.
+ */
+
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+
+/**
+ * `x instanceof C` without running any code of `x`'s: a Proxy is refused first (its
+ * getPrototypeOf trap would run), and the ordinary prototype walk is used even where `C` has its
+ * own Symbol.hasInstance (stream.Writable's reads a property of `x`, which may be a getter).
+ */
+export function isInstance(C: abstract new (...args: never[]) => unknown, x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || types.isProxy(x)) return false;
+  return ordinaryHasInstance.call(C, x);
+}
+
+/** A listener we put on a user's emitter, to be taken off again. */
+export interface Emitter {
+  on(event: string, fn: (...args: never[]) => void): unknown;
+  removeListener(event: string, fn: (...args: never[]) => void): unknown;
+}
+
+/**
+ * Replaces the method `name` of `obj` with an own property that calls the original and then
+ * `after(result)` (`this` and the arguments are passed through). Node's own code calls these
+ * methods on the instance too (destroy after an error, push from the handle), so the hook sees
+ * what a listener cannot see synchronously. Returns the function that restores the object: the
+ * own property is removed again, or the user's own value put back.
+ */
+export function hookMethod<T extends object>(obj: T, name: string, after: (args: IArguments) => void): () => void {
+  const o = obj as Record<string, unknown>;
+  const hadOwn = Object.prototype.hasOwnProperty.call(o, name);
+  const previous = o[name] as (...args: unknown[]) => unknown;
+  const hooked = function (this: unknown): unknown {
+    // eslint-disable-next-line prefer-rest-params
+    const result = previous.apply(this, arguments as unknown as unknown[]);
+    // eslint-disable-next-line prefer-rest-params
+    after(arguments);
+    return result;
+  };
+  o[name] = hooked;
+  return () => {
+    // A user who replaced the method meanwhile keeps theirs; our hook inside it then only
+    // calls through (its source has no knotes left to post to).
+    if (o[name] !== hooked) return;
+    if (hadOwn) o[name] = previous;
+    else delete o[name];
+  };
+}
