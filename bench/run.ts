@@ -172,6 +172,31 @@ const CASES: CaseSpec[] = [
     ],
     checks: [
       { label: 'time(N = fd limit) / time(N = 10)', num: 'ns_large', den: 'ns_small', unit: 'x', op: '<=', target: 1.1 },
+      ],
+    },
+    {
+    name: 'cli',
+    description: 'the kq tool vs entr and fswatch on the same files: write-to-start latency (ms) and idle CPU with 10,000 watched files',
+    rows: [
+      { key: 'kq_run_median_ms', label: 'kq run: write -> utility start, median', unit: 'ms', digits: 1 },
+      { key: 'kq_run_p90_ms', label: 'kq run: same, p90', unit: 'ms', digits: 1 },
+      { key: 'entr_median_ms', label: 'entr: write -> utility start, median', unit: 'ms', digits: 1 },
+      { key: 'entr_p90_ms', label: 'entr: same, p90', unit: 'ms', digits: 1 },
+      { key: 'kq_watch_median_ms', label: 'kq watch: write -> printed line, median', unit: 'ms', digits: 2 },
+      { key: 'kq_watch_p90_ms', label: 'kq watch: same, p90', unit: 'ms', digits: 2 },
+      { key: 'fswatch_median_ms', label: 'fswatch: write -> printed line, median', unit: 'ms', digits: 2 },
+      { key: 'fswatch_p90_ms', label: 'fswatch: same, p90', unit: 'ms', digits: 2 },
+      { key: 'kq_run_idle_cpu_ms_per_s', label: 'kq run: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'entr_idle_cpu_ms_per_s', label: 'entr: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'kq_watch_idle_cpu_ms_per_s', label: 'kq watch -r: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'fswatch_idle_cpu_ms_per_s', label: 'fswatch -r: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+    ],
+    checks: [
+      { label: 'kq run / entr latency (median)', num: 'kq_run_median_ms', den: 'entr_median_ms', unit: 'x', op: '<=', target: 1 },
+      { label: 'kq watch / fswatch latency (median)', num: 'kq_watch_median_ms', den: 'fswatch_median_ms', unit: 'x', op: '<=', target: 2 },
+      { label: 'kq watch - fswatch latency (median; either this or the ratio)', num: 'watch_over_ms', unit: 'ms', op: '<=', target: 2 },
+      { label: 'kq run / entr idle CPU', num: 'kq_run_idle_cpu_ms_per_s', den: 'entr_idle_cpu_ms_per_s', unit: 'x' },
+      { label: 'kq watch / fswatch idle CPU', num: 'kq_watch_idle_cpu_ms_per_s', den: 'fswatch_idle_cpu_ms_per_s', unit: 'x' },
     ],
   },
 ];
