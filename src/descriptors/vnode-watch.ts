@@ -150,7 +150,7 @@ export class Vnode implements VnodeStat {
       this.parentDev = pst.dev;
       this.parentIno = pst.ino;
     }
-    if (moved && this.parent !== null) this.rehook();
+    if (moved && this.isDir) this.rehook();
     return moved;
   }
 
@@ -178,7 +178,7 @@ export class Vnode implements VnodeStat {
     if (this.watcher !== null || this.revoked) return 0;
     let w: fs.FSWatcher;
     try {
-      const byName = this.path !== null && this.isSelf(this.path);
+      const byName = this.path !== null;
       w = fs.watch(byName ? Buffer.from(this.path!, 'latin1') : fdPath(this.fd), WATCH_OPTIONS);
       if (byName && !this.isSelf(this.path!)) {
         // The name was replaced while the watch was being made: watch through the descriptor.
@@ -192,16 +192,16 @@ export class Vnode implements VnodeStat {
     w.on('change', onWatchEvent);
     w.on('error', onWatchError);
     this.watcher = w;
-    if (this.isDir && this.path !== null) this.hook();
     return 0;
   }
 
   /**
    * Does `path` (latin1) name this inode now? libuv shares one inotify watch between every
    * fs.watch of an inode and names the inode's own events after the path of the first one, so the
-   * watch is made through the file's real name when it still names this inode (the user's own
-   * fs.watch callbacks on it then read as without the library), checked just before and after;
-   * otherwise, and for a deleted file, through /proc/self/fd, which always reaches this inode.
+   * watch is made through the file's real name (just read back from the descriptor), which keeps
+   * the user's own fs.watch callbacks on it as they would be without the library; if the name
+   * turns out to name another inode once the watch is made (replaced meanwhile), and for a
+   * deleted file, the watch goes through /proc/self/fd, which always reaches this inode.
    */
   private isSelf(path: string): boolean {
     try {
@@ -231,7 +231,7 @@ export class Vnode implements VnodeStat {
         if (!this.used) this.release();
         return error;
       }
-      this.watchUsers++;
+      if (this.watchUsers++ === 0 && this.isDir) this.hook();
     }
     this.klist.insert(kn);
     return 0;
@@ -248,8 +248,9 @@ export class Vnode implements VnodeStat {
 
   detach(kn: Knote, needsEvents: boolean): void {
     this.klist.remove(kn);
-    if (needsEvents && --this.watchUsers === 0 && (this.children === null || this.children.size === 0)) {
-      this.unwatch();
+    if (needsEvents && --this.watchUsers === 0) {
+      this.unhook();
+      if (this.children === null || this.children.size === 0) this.unwatch();
     }
     if (!this.used) this.release();
   }
@@ -320,7 +321,7 @@ export class Vnode implements VnodeStat {
 
   private rehook(): void {
     this.unhook();
-    if (this.watcher !== null) this.hook();
+    if (this.watchUsers !== 0) this.hook();
   }
 
   /**
@@ -360,13 +361,32 @@ function onWatchError(this: WatcherWithVnode): void {
   if (vn !== undefined && vn.watcher === this) vn.revoke();
 }
 
+/**
+ * The identity of the directory holding `path`. Registering many files of one directory stats it
+ * once: the answer is kept until the current synchronous run ends.
+ */
 function statParent(path: string): { dev: number; ino: number } | null {
+  const dir = posix.dirname(path);
+  if (dir === lastParent) return lastParentId;
+  let id: { dev: number; ino: number } | null;
   try {
-    const st = fs.statSync(Buffer.from(posix.dirname(path), 'latin1'));
-    return { dev: st.dev, ino: st.ino };
+    const st = fs.statSync(Buffer.from(dir, 'latin1'));
+    id = { dev: st.dev, ino: st.ino };
   } catch {
-    return null;
+    id = null;
   }
+  if (lastParent === null) queueMicrotask(forgetParent);
+  lastParent = dir;
+  lastParentId = id;
+  return id;
+}
+
+let lastParent: string | null = null;
+let lastParentId: { dev: number; ino: number } | null = null;
+
+function forgetParent(): void {
+  lastParent = null;
+  lastParentId = null;
 }
 
 /** Every vnode with a user, by device and inode. */
