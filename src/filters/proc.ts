@@ -181,6 +181,8 @@ function schedule(): void {
 
 function tick(): void {
   timer = null;
+  // A modification may have narrowed what the knotes ask (a widening is seen at once).
+  for (const s of [...polled]) refresh(s);
   const list = [...polled];
   let forks = false;
   for (const s of list) if (s.interest & FORKS) forks = true;

@@ -207,6 +207,9 @@ test('watching only the exit of our own child polls nothing', (t) => {
   assert.deepEqual(procPollState(), { sources: 1, polled: 0, timer: false, table: false });
   apply(kq, [proc(c, NOTE_EXIT | NOTE_EXEC)]);
   assert.equal(procPollState().polled, 1, 'a modification asking for exec starts polling');
+  apply(kq, [proc(c, NOTE_EXIT)]);
+  procPollNow();
+  assert.deepEqual(procPollState(), { sources: 1, polled: 0, timer: false, table: false }, 'and one asking less stops it');
   kq.close();
   assert.deepEqual(procPollState(), { sources: 0, polled: 0, timer: false, table: false });
 });
