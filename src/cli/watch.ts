@@ -31,7 +31,9 @@ export const WATCH_HELP = `${USAGE}
 
 Prints one line per event, as it happens, for every source on one kqueue:
   PATH          a file or directory (EVFILT_VNODE); the name stays watched when an
-                editor or git replaces the file, and is waited for if it is deleted
+                editor or git replaces the file, and is waited for if it is deleted;
+                a directory is watched with its entries (one level; -r for the tree),
+                picking up entries created later
   --pid PID     a process (EVFILT_PROC: EXIT with its status, FORK, EXEC)
   --signal SIG  a signal, by name or number (EVFILT_SIGNAL, with a count); the
                 signal is caught while watched, so its default action is not taken
@@ -40,7 +42,7 @@ Prints one line per event, as it happens, for every source on one kqueue:
 Options:
   -r, --recursive     watch directory trees, picking up files and directories
                       created later (a directory is rescanned on its NOTE_WRITE)
-  --exclude GLOB      skip matching entries under -r (default: .git, node_modules;
+  --exclude GLOB      skip matching entries (default: .git, node_modules;
                       giving --exclude replaces the defaults); a GLOB without a slash
                       matches an entry's name, one with a slash its path
   --events LIST       only these notes, comma-separated: delete, write, extend,
@@ -85,8 +87,12 @@ function parseEvents(list: string | undefined): Masks {
   return { vnode: vnode || VNODE_ALL, proc: proc || PROC_DEFAULT };
 }
 
-/** What a tree member carries: its root (for --exclude paths) under -r. */
-interface TreeTag { root: string }
+/**
+ * What a tree member carries: its root (for --exclude paths) and how many levels below it are
+ * still listed: Infinity under -r; 1 for a directory named without -r (its entries are watched,
+ * as a user of `kq watch .` means, but not theirs).
+ */
+interface TreeTag { root: string; depth: number }
 
 function childPath(dir: string, entry: string): string {
   return dir.endsWith('/') ? `${dir}${entry}` : `${dir}/${entry}`;
@@ -105,6 +111,8 @@ class Trees {
   /** Lists a directory that is already watched, and watches what is new in it (directories first watched, then listed). */
   scan(dir: WatchedName): void {
     const tag = dir.tag as TreeTag;
+    if (tag.depth <= 0) return;
+    const childTag: TreeTag = tag.depth === Infinity ? tag : { root: tag.root, depth: tag.depth - 1 };
     let entries: Dirent[];
     try {
       entries = readdirSync(dir.name, { withFileTypes: true });
@@ -120,7 +128,7 @@ class Trees {
       seen.add(p);
       if (known.has(p) && this.names.names.has(p)) continue;
       known.add(p);
-      const r = this.names.add(p, false, tag);
+      const r = this.names.add(p, false, childTag);
       if (!r.ok) {
         if (r.errno !== 2) this.onError(p, r.errno); // ENOENT: it went again before we looked
         known.delete(p);
@@ -133,8 +141,19 @@ class Trees {
     for (const p of known) {
       if (seen.has(p)) continue;
       known.delete(p);
-      this.drop(p);
+      // Not dropped yet: its own note (RENAME, DELETE), posted in the same turn as the
+      // directory's WRITE, is still to be printed (see dropVanished).
+      this.vanished.set(p, dir.name);
     }
+  }
+
+  /** Entries a listing found gone, dropped once their own last events were harvested. */
+  readonly vanished = new Map<string, string>();
+
+  /** Drops what is still gone (a later listing may have found an entry back). */
+  dropVanished(): void {
+    for (const [p, parent] of this.vanished) if (!this.children.get(parent)?.has(p)) this.drop(p);
+    this.vanished.clear();
   }
 
   /** Forgets an entry and, for a directory, everything under it. */
@@ -233,10 +252,10 @@ export async function watchMain(argv: string[]): Promise<never> {
   const print = makePrinter(values.json === true);
 
   for (const path of positionals) {
-    const r = names.add(path, true, values.recursive === true ? { root: path } satisfies TreeTag : null);
+    const r = names.add(path, true, { root: path, depth: values.recursive === true ? Infinity : 1 } satisfies TreeTag);
     if (!r.ok) throw new CliError(`${path}: ${strerror(r.errno)}`, EXIT_ERROR);
     const w = names.names.get(path)!;
-    if (values.recursive === true && w.kind === 'dir') trees.scan(w);
+    if (w.kind === 'dir') trees.scan(w);
   }
   const livePids = new Set<number>();
   for (const pid of pids) {
@@ -280,13 +299,24 @@ export async function watchMain(argv: string[]): Promise<never> {
   let seen = false;
   for (;;) {
     let batch: KEvent[];
-    try {
-      batch = await kq.kevent(null, 64, timeout);
-    } catch (e) {
-      if (e instanceof KqueueError && kq.closed) return exit(EXIT_INTERRUPTED);
-      throw e;
+    if (trees.vanished.size !== 0) {
+      // A listing found entries gone. Their own notes come from the same inotify read as the
+      // directory's WRITE, handled later in this turn: take them before the names are dropped.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      batch = kq.closed ? [] : kq.keventSync(null, 64);
+      if (batch.length === 0) {
+        trees.dropVanished();
+        continue;
+      }
+    } else {
+      try {
+        batch = await kq.kevent(null, 64, timeout);
+      } catch (e) {
+        if (e instanceof KqueueError && kq.closed) return exit(EXIT_INTERRUPTED);
+        throw e;
+      }
+      if (batch.length === 0) return exit(seen ? EXIT_OK : EXIT_TIMEOUT);
     }
-    if (batch.length === 0) return exit(seen ? EXIT_OK : EXIT_TIMEOUT);
     for (const ev of batch) {
       let ident: string | number;
       if (ev.filter === EVFILT_VNODE) {

@@ -136,6 +136,26 @@ test('-r watches a tree, new directories (watched before listed) and files; .git
   assert.ok(!r.stdout.some((l) => l.includes('node_modules/dep.js')), r.stdout.join('\n'));
 });
 
+test('a directory without -r is watched with its entries, one level: kq watch . reports a file written in it', async (t) => {
+  if (!needs(t, 'VNODE')) return;
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'sub'));
+  mkdirSync(join(dir, '.git'));
+  write(join(dir, 'README.md'), '');
+  write(join(dir, 'sub', 'deep.txt'), '');
+  const r = kq(t, ['watch', '.', '--verbose'], { cwd: dir });
+  await r.line(/watching 3 paths/, { stream: 'stderr' }); // ., README.md and sub: not sub/deep.txt, not .git
+  appendFileSync(join(dir, 'sub', 'deep.txt'), 'x'); // one level down: not watched
+  appendFileSync(join(dir, 'README.md'), 'x');
+  await r.line(/VNODE \.\/README\.md WRITE\|EXTEND$/);
+  write(join(dir, 'later.txt'), '');
+  await r.line(/watching new \.\/later\.txt$/, { stream: 'stderr' });
+  const n = r.stdout.length;
+  appendFileSync(join(dir, 'later.txt'), 'x');
+  await r.line(/VNODE \.\/later\.txt WRITE\|EXTEND$/, { from: n });
+  assert.ok(!r.stdout.some((l) => l.includes('deep.txt')), r.stdout.join('\n'));
+});
+
 test('--pid: EXIT with the status, in the same stream as a timer', async (t) => {
   if (!needs(t, 'PROC')) return;
   const p = await unreaped(t, 'exit 3');
