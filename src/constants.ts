@@ -121,5 +121,7 @@ export const ECONNRESET = 54;
 export const ENOTCONN = 57;
 export const ETIMEDOUT = 60;
 export const ECONNREFUSED = 61;
+export const ELOOP = 62;
+export const ENAMETOOLONG = 63;
 export const EHOSTUNREACH = 65;
 export const ENOSYS = 78;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  EBADF, EINVAL, ENOENT, ENOTDIR, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISPATCH, EV_ENABLE, EV_ONESHOT,
+  EBADF, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISPATCH, EV_ENABLE, EV_ONESHOT,
   EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE, NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND,
   NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE,
   type Ident, type Kqueue,
@@ -300,6 +300,8 @@ test('errors: ENOENT, EBADF, EOPNOTSUPP, EINVAL', async (t) => {
   t.after(() => fs.closeSync(nul));
   const closed = fs.openSync(f, 'r');
   fs.closeSync(closed);
+  const loop = join(dir, 'loop');
+  fs.symlinkSync(loop, loop);
   const fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const fh = await fsp.open(f, 'r');
@@ -309,6 +311,8 @@ test('errors: ENOENT, EBADF, EOPNOTSUPP, EINVAL', async (t) => {
     [join(dir, 'missing', 'deeper'), EVFILT_VNODE, ENOENT, 'under a missing directory'],
     [join(f, 'x'), EVFILT_VNODE, ENOTDIR, 'a file used as a directory'],
     [f + '\0x', EVFILT_VNODE, EINVAL, 'a path with a NUL'],
+    [loop, EVFILT_VNODE, ELOOP, 'a symlink loop'],
+    [join(dir, 'x'.repeat(300)), EVFILT_VNODE, ENAMETOOLONG, 'a name too long'],
     [f, EVFILT_READ, EBADF, 'READ on a path'],
     [f, EVFILT_WRITE, EBADF, 'WRITE on a path'],
     [f, EVFILT_EXCEPT, EBADF, 'EXCEPT on a path'],
