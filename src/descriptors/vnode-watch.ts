@@ -155,7 +155,7 @@ export class Vnode {
       (moveSelf || (selfEvent && this.isDir) || (st.ctimeMs !== pool[t + 2] && st.ctimeMs !== st.mtimeMs))) {
       if (this.checkName()) {
         renamed = true;
-        if (!this.isDir) this.flags += CREDIT;
+        if (!this.isDir && (this.flags & CREDIT_MASK) !== CREDIT_MASK) this.flags += CREDIT;
       }
     }
     if (moveSelf) {
