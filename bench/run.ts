@@ -33,9 +33,10 @@ interface Row {
 
 interface Check {
   label: string;
-  /** Ratio of two medians (num / den) or, without den, the median of num itself. */
+  /** Ratio of two medians (num / den), their difference (num - minus), or the median of num itself. */
   num: string;
   den?: string;
+  minus?: string;
   unit: string;
   op?: '>=' | '<=';
   target?: number;
@@ -123,6 +124,43 @@ const CASES: CaseSpec[] = [
       { label: 'heap+external per timer, kqueue / setTimeout', num: 'kqueue.ext_bytes_per_timer', den: 'setTimeout.ext_bytes_per_timer', unit: 'x' },
       { label: 'CPU, kqueue / setTimeout', num: 'kqueue.cpu_ms', den: 'setTimeout.cpu_ms', unit: 'x', op: '<=', target: 0.5 },
       { label: 'wall past floor, kqueue / setTimeout', num: 'kqueue.wall_past_floor_ms', den: 'setTimeout.wall_past_floor_ms', unit: 'x' },
+    ],
+  },
+  {
+    name: 'vnode',
+    description: '10,000 watched files (2,000 with --quick): EVFILT_VNODE path knotes vs raw fs.watch vs chokidar',
+    variants: ['kqueue', 'fswatch', 'chokidar'],
+    rows: [
+      { key: 'kqueue.lat_p50_ms', label: 'kqueue: write -> event in hand, median', unit: 'ms', digits: 3 },
+      { key: 'fswatch.lat_p50_ms', label: 'fs.watch: write -> listener, median', unit: 'ms', digits: 3 },
+      { key: 'chokidar.lat_p50_ms', label: 'chokidar: write -> change, median', unit: 'ms', digits: 3 },
+      { key: 'kqueue.lat_p99_ms', label: 'kqueue: write -> event in hand, p99', unit: 'ms', digits: 3 },
+      { key: 'fswatch.lat_p99_ms', label: 'fs.watch: write -> listener, p99', unit: 'ms', digits: 3 },
+      { key: 'chokidar.lat_p99_ms', label: 'chokidar: write -> change, p99', unit: 'ms', digits: 3 },
+      { key: 'kqueue.idle_cpu_ms_per_s', label: 'kqueue: CPU while idle', unit: 'ms/s', digits: 3 },
+      { key: 'fswatch.idle_cpu_ms_per_s', label: 'fs.watch: CPU while idle', unit: 'ms/s', digits: 3 },
+      { key: 'chokidar.idle_cpu_ms_per_s', label: 'chokidar: CPU while idle', unit: 'ms/s', digits: 3 },
+      { key: 'kqueue.bytes_per_file', label: 'kqueue: heap per watched file', unit: 'B', digits: 0 },
+      { key: 'fswatch.bytes_per_file', label: 'fs.watch: heap per watched file', unit: 'B', digits: 0 },
+      { key: 'chokidar.bytes_per_file', label: 'chokidar: heap per watched file', unit: 'B', digits: 0 },
+      { key: 'kqueue.ext_bytes_per_file', label: 'kqueue: heap+external per watched file', unit: 'B', digits: 0 },
+      { key: 'fswatch.ext_bytes_per_file', label: 'fs.watch: heap+external per watched file', unit: 'B', digits: 0 },
+      { key: 'chokidar.ext_bytes_per_file', label: 'chokidar: heap+external per watched file', unit: 'B', digits: 0 },
+      { key: 'kqueue.setup_ms', label: 'kqueue: time to watch them all', unit: 'ms', digits: 0 },
+      { key: 'fswatch.setup_ms', label: 'fs.watch: time to watch them all', unit: 'ms', digits: 0 },
+      { key: 'chokidar.setup_ms', label: 'chokidar: time to watch them all', unit: 'ms', digits: 0 },
+      { key: 'kqueue.lost', label: 'kqueue: writes not reported within 1 s', unit: '', digits: 0 },
+      { key: 'fswatch.lost', label: 'fs.watch: writes not reported within 1 s', unit: '', digits: 0 },
+      { key: 'chokidar.lost', label: 'chokidar: writes not reported within 1 s', unit: '', digits: 0 },
+    ],
+    checks: [
+      { label: 'median latency, kqueue - fs.watch', num: 'kqueue.lat_p50_ms', minus: 'fswatch.lat_p50_ms', unit: 'ms', op: '<=', target: 0.05 },
+      { label: 'p99 latency, kqueue', num: 'kqueue.lat_p99_ms', unit: 'ms', op: '<=', target: 1 },
+      { label: 'p99 latency, kqueue / chokidar', num: 'kqueue.lat_p99_ms', den: 'chokidar.lat_p99_ms', unit: 'x', op: '<=', target: 1 },
+      { label: 'idle CPU, kqueue - fs.watch', num: 'kqueue.idle_cpu_ms_per_s', minus: 'fswatch.idle_cpu_ms_per_s', unit: 'ms/s' },
+      { label: 'heap per watched file, kqueue / fs.watch', num: 'kqueue.bytes_per_file', den: 'fswatch.bytes_per_file', unit: 'x', op: '<=', target: 2 },
+      { label: 'heap+external per watched file, kqueue / fs.watch', num: 'kqueue.ext_bytes_per_file', den: 'fswatch.ext_bytes_per_file', unit: 'x' },
+      { label: 'p99 latency, chokidar', num: 'chokidar.lat_p99_ms', unit: 'ms' },
     ],
   },
   {
@@ -301,7 +339,8 @@ async function runCase(spec: CaseSpec, opts: Options): Promise<CaseResult> {
   const medians: Metrics = {};
   for (const k of keys) medians[k] = median(runs.map((m) => m[k]!).filter((x) => typeof x === 'number'));
   const checks = spec.checks.map((c) => {
-    const value = c.den === undefined ? medians[c.num]! : medians[c.num]! / medians[c.den]!;
+    const value = c.den !== undefined ? medians[c.num]! / medians[c.den]!
+      : c.minus !== undefined ? medians[c.num]! - medians[c.minus]! : medians[c.num]!;
     const res: CaseResult['checks'][number] = { label: c.label, value, unit: c.unit };
     if (c.op !== undefined && c.target !== undefined) {
       res.target = `${c.op} ${fmtCheck(c, c.target)}${c.goal !== undefined ? ` (goal ${fmtCheck(c, c.goal)})` : ''}`;
@@ -323,6 +362,7 @@ function fmt(x: number, digits: number): string {
 function fmtCheck(c: Check, v: number): string {
   if (c.unit === 'x') return `${fmt(v, 2)}x`;
   if (c.unit.startsWith('M ')) return `${fmt(v / M, 2)} ${c.unit}`;
+  if (c.unit.startsWith('ms')) return `${fmt(v, 3)} ${c.unit}`;
   return `${fmt(v, 1)} ${c.unit}`;
 }
 

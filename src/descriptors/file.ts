@@ -7,7 +7,7 @@ import { Klist } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { type OpenFile, fileReadFilterOps, fileWriteFilterOps, vnodeFilterOps } from './file-filters.js';
 import { HAS_PROC, fdinfoField, loadFdinfo } from './proc-self.js';
-import { type Vnode, vnodeOfFd, vnodeOfPath } from './vnode-watch.js';
+import { type Vnode, attachKnote, vnodeOfFd, vnodeOfPath } from './vnode-watch.js';
 
 /**
  * Files and directories as descriptors (the reference's vnode files): a numeric fd from
@@ -35,7 +35,7 @@ function fileOps(filter: number): FilterOps | null {
 }
 
 function attachTo(vn: Vnode, kn: Knote, fop: FilterOps): number {
-  const error = vn.attach(kn, fop !== fileWriteFilterOps);
+  const error = attachKnote(vn, kn, fop !== fileWriteFilterOps);
   if (error !== 0) return error;
   kn.fop = fop;
   kn.hook = vn;

@@ -22,11 +22,12 @@ export interface VnodeStat {
  *   subdirectory made, removed or moved);
  * - the size of a file: grown is NOTE_WRITE|NOTE_EXTEND; shrunk is a truncation, NOTE_ATTRIB (as
  *   UFS posts it);
- * - the modification time: a write sets mtime and ctime to one same instant and leaves atime
- *   alone; utimes(2) sets atime and mtime together (touch, fs.utimes) or sets mtime into the
- *   past. So a new mtime is a write (for a directory: an entry added, removed or renamed), unless
- *   atime moved to the very same value or mtime went back before the previous ctime, which is
- *   NOTE_ATTRIB;
+ * - the modification time: a write sets mtime and ctime to one same instant; utimes(2) sets mtime
+ *   to a given time, usually in the past, or sets atime and mtime to one given time with ctime
+ *   apart (fs.utimes). So a new mtime is a write (for a directory: an entry added, removed or
+ *   renamed), unless it went back before the previous ctime, or atime moved to the very same
+ *   value while ctime differs, which is NOTE_ATTRIB. `touch` (all three set to now) cannot be told
+ *   from a write followed by a read within one clock tick, and is reported as the write it may be;
  * - mode, owner or group changed: NOTE_ATTRIB;
  * - a ctime that nothing above accounts for (chmod to the same mode, an extended attribute, a
  *   link and an unlink that cancel out) is NOTE_ATTRIB too. `renamed` says the caller saw the file
@@ -49,9 +50,9 @@ export function vnodeNotes(p: VnodeStat, c: VnodeStat, isDir: boolean, renamed: 
   let wrote = false;
   let setTimes = false;
   if (c.mtimeMs !== p.mtimeMs) {
-    if (c.atimeMs !== p.atimeMs && c.atimeMs === c.mtimeMs) setTimes = true;
-    else if (c.mtimeMs === c.ctimeMs || c.mtimeMs > p.ctimeMs) wrote = true;
-    else setTimes = true;
+    if (c.mtimeMs < p.ctimeMs) setTimes = true;
+    else setTimes = c.atimeMs !== p.atimeMs && c.atimeMs === c.mtimeMs && c.mtimeMs !== c.ctimeMs;
+    wrote = !setTimes;
   }
   if (isDir) {
     if (wrote) notes |= NOTE_WRITE;

@@ -71,6 +71,17 @@ test('mkdir and rmdir inside post NOTE_WRITE|NOTE_LINK on the directory', async 
   await exactly(kq, d, NOTE_WRITE | NOTE_LINK, () => fs.chmodSync(d, 0o750), NOTE_ATTRIB);
 });
 
+test('mkdir then a listing of the directory within one instant: still NOTE_WRITE|NOTE_LINK', async (t) => {
+  const kq = openKqueue(t);
+  const d = tempDir(t);
+  watch(kq, d);
+  for (let i = 0; i < 5; i++) {
+    fs.mkdirSync(join(d, `sub${i}`));
+    fs.readdirSync(d);
+    await exactly(kq, d, NOTE_WRITE | NOTE_LINK, () => fs.chmodSync(d, 0o710 + i), NOTE_ATTRIB);
+  }
+});
+
 test('a subdirectory moved between two watched directories: NOTE_WRITE|NOTE_LINK on both', async (t) => {
   const kq = openKqueue(t);
   const d = tempDir(t);

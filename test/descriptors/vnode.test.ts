@@ -66,7 +66,7 @@ test('an append posts NOTE_WRITE|NOTE_EXTEND; an in-place overwrite NOTE_WRITE a
   await exactly(kq, f, NOTE_WRITE, () => fs.linkSync(f, join(dir, 'b')), NOTE_LINK);
 });
 
-test('chmod, chown, utimes (explicit, now, touch) each post NOTE_ATTRIB alone', async (t) => {
+test('chmod, chown, utimes (in the past, in the future, now) each post NOTE_ATTRIB alone', async (t) => {
   const kq = openKqueue(t);
   const { dir, f } = file(t);
   watch(kq, f);
@@ -74,13 +74,35 @@ test('chmod, chown, utimes (explicit, now, touch) each post NOTE_ATTRIB alone', 
     ['chmod', () => fs.chmodSync(f, 0o600)],
     ['chown', () => fs.chownSync(f, 1, 1)],
     ['utimes in the past', () => fs.utimesSync(f, new Date(1e12), new Date(1e12))],
+    ['utimes in the future', () => fs.utimesSync(f, new Date(4e12), new Date(4e12))],
     ['utimes now', () => { const now = new Date(); fs.utimesSync(f, now, now); }],
-    ['touch', () => execFileSync('touch', [f])],
+    ['touch -d', () => execFileSync('touch', ['-d', '2001-02-03 04:05:06', f])],
   ];
   let links = 0;
   for (const [name, change] of changes) {
     change();
     await exactly(kq, f, NOTE_ATTRIB, () => fs.linkSync(f, join(dir, `l${links++}`)), NOTE_LINK, name);
+  }
+});
+
+test('touch (every time set to now) reads as the write it may be: NOTE_WRITE', async (t) => {
+  const kq = openKqueue(t);
+  const { dir, f } = file(t);
+  watch(kq, f);
+  execFileSync('touch', [f]);
+  await exactly(kq, f, NOTE_WRITE, () => fs.linkSync(f, join(dir, 'b')), NOTE_LINK);
+});
+
+test('a write then a read of the file within one instant is still a write', async (t) => {
+  const kq = openKqueue(t);
+  const { dir, f } = file(t, 'abc');
+  watch(kq, f);
+  for (let i = 0; i < 5; i++) {
+    const fd = fs.openSync(f, 'r+');
+    fs.writeSync(fd, 'Z', 0);
+    fs.closeSync(fd);
+    fs.readFileSync(f);
+    await exactly(kq, f, NOTE_WRITE, () => fs.linkSync(f, join(dir, `l${i}`)), NOTE_LINK);
   }
 });
 
