@@ -187,7 +187,7 @@ test('without -a, changes made while the utility runs are consolidated; with -a 
 test('-r restarts a persistent utility: SIGTERM to its process group, wait for its exit, start again', async (t) => {
   if (!needs(t, 'VNODE', 'PROC')) return;
   const { a } = files(t);
-  const r = run(t, [a], ['-nr', 'sh', '-c', 'echo "start $$"; trap "echo term $$; exit 0" TERM; while :; do sleep 0.05; done']);
+  const r = run(t, [a], ['-nr', 'sh', '-c', 'trap "echo term $$; exit 0" TERM; echo "start $$"; while :; do sleep 0.05; done']);
   const first = (await r.line(/^start /)).split(' ')[1];
   appendFileSync(a, 'x');
   assert.equal(await r.line(/^term /), `term ${first}`);

@@ -51,6 +51,7 @@ test('-f notices a truncation, says so as BSD tail does, and prints from the new
   truncateSync(f, 0);
   appendFileSync(f, 'fresh\n');
   await r.line(/^fresh$/);
+  await r.line(/has been truncated, resetting\.$/, { stream: 'stderr' }); // another pipe: may come later
   assert.ok(r.stderr.includes(`kq tail: ${f} has been truncated, resetting.`), r.stderr.join('\n'));
 });
 
@@ -66,6 +67,8 @@ test('-F follows the name across a rotation (rename, then a new file)', async (t
   appendFileSync(`${f}.1`, 'old 3\n'); // still written to by the logger before it reopens
   writeFileSync(f, 'new 1\n');
   await r.line(/^new 1$/);
+  // stderr is another pipe: its line may arrive after stdout's.
+  await r.line(/has been replaced, reopening\.$/, { stream: 'stderr' });
   assert.ok(r.stderr.includes(`kq tail: ${f} has been replaced, reopening.`), r.stderr.join('\n'));
   assert.deepEqual(r.stdout.slice(0, 3), ['old 1', 'old 2', 'old 3'], 'the old file is drained first');
   appendFileSync(f, 'new 2\n');
