@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
-const LIB = pathToFileURL('/work/main/build/src/index.js').href;
+/** The library as built next to this compiled test (build/test/ -> build/src/), wherever the checkout is. */
+const LIB = new URL('../src/index.js', import.meta.url).href;
 /** A child that has not exited by itself after this long is killed and the test fails. */
 const KILL_AFTER_MS = 3000;
 
