@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type RemoteInfo, Socket } from 'node:dgram';
 import {
-  EOPNOTSUPP, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE, NOTE_LOWAT, NOTE_OOB,
+  EBADF, EOPNOTSUPP, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE, NOTE_LOWAT, NOTE_OOB,
 } from '../constants.js';
 import type { Descriptor, FilterOps } from '../engine/filter-ops.js';
+import { KqueueError } from '../errors.js';
 import { Klist } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { errnoFromCode } from '../errno.js';
@@ -196,7 +197,7 @@ export function dgramDescriptor(ident: unknown): DgramSource | undefined {
 
 /** recvfrom() (src/io.ts): the next queued datagram. */
 export function takeDatagram(socket: Socket): Datagram | undefined {
-  if (!isInstance(Socket, socket)) throw new TypeError('recvfrom() takes a dgram.Socket');
+  if (!isInstance(Socket, socket)) throw new KqueueError(EBADF, 'recvfrom() takes a dgram.Socket');
   return sources.get(socket)?.take();
 }
 

@@ -3,6 +3,7 @@ import {
   EBADF, EOPNOTSUPP, EV_EOF, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE, NOTE_LOWAT, NOTE_OOB,
 } from '../constants.js';
 import type { Descriptor, FilterOps } from '../engine/filter-ops.js';
+import { KqueueError } from '../errors.js';
 import { Klist } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { errnoFromCode } from '../errno.js';
@@ -182,7 +183,7 @@ export function serverDescriptor(ident: unknown): ServerSource | undefined {
 
 /** accept() (src/io.ts): the next queued connection. */
 export function takeConnection(server: Server): Socket | undefined {
-  if (!isInstance(Server, server)) throw new TypeError('accept() takes a net.Server');
+  if (!isInstance(Server, server)) throw new KqueueError(EBADF, 'accept() takes a net.Server');
   return sources.get(server)?.take();
 }
 

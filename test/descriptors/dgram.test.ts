@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import {
   EBADF, ECONNREFUSED, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH,
   EV_ENABLE, EV_ERROR, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
-  NOTE_LOWAT, NOTE_OOB, recvfrom,
+  KqueueError, NOTE_LOWAT, NOTE_OOB, recvfrom,
   type KEvent, type KEventInit, type Kqueue,
 } from '../../src/index.js';
 import { openKqueue } from '../support/open.js';
@@ -184,7 +184,7 @@ test('EXCEPT with NOTE_OOB never fires; VNODE is EOPNOTSUPP; proxies are EBADF',
   assert.deepEqual(kq.keventSync(null, 10), []);
   assert.equal(failure(kq, { ident: rx, filter: EVFILT_VNODE, flags: EV_ADD }), EOPNOTSUPP);
   assert.equal(failure(kq, { ident: new Proxy(rx, {}), filter: READ, flags: EV_ADD }), EBADF);
-  assert.throws(() => recvfrom(new Proxy(rx, {})), TypeError);
+  assert.throws(() => recvfrom(new Proxy(rx, {})), (e: unknown) => e instanceof KqueueError && e.code === 'EBADF');
 });
 
 test('an error on a watched dgram socket is taken: READ is ready with its errno, cleared by recvfrom()', async (t) => {

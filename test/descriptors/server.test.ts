@@ -8,7 +8,7 @@ import net from 'node:net';
 import {
   accept, EADDRINUSE, EBADF, ECONNRESET, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE,
   EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_EOF, EV_ERROR, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ,
-  EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, NOTE_LOWAT, NOTE_OOB, NOTE_TRIGGER,
+  EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, KqueueError, NOTE_LOWAT, NOTE_OOB, NOTE_TRIGGER,
   type KEvent, type KEventInit, type Kqueue,
 } from '../../src/index.js';
 import { openKqueue } from '../support/open.js';
@@ -245,8 +245,8 @@ for (const kind of ['TCP', 'Unix']) {
     const { server } = await listening(t, kind);
     assert.equal(failure(kq, { ident: server, filter: EVFILT_VNODE, flags: EV_ADD }), EOPNOTSUPP);
     assert.equal(failure(kq, { ident: new Proxy(server, {}), filter: READ, flags: EV_ADD }), EBADF);
-    assert.throws(() => accept(new Proxy(server, {})), TypeError);
-    assert.throws(() => accept({} as net.Server), TypeError);
+    assert.throws(() => accept(new Proxy(server, {})), (e: unknown) => e instanceof KqueueError && e.code === 'EBADF');
+    assert.throws(() => accept({} as net.Server), (e: unknown) => e instanceof KqueueError && e.code === 'EBADF');
   });
 }
 
