@@ -64,13 +64,13 @@ export async function startEchoServer(options: { port?: number; host?: string; n
       s.destroy();
       return;
     }
-    for (let chunk = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) {
-      if (!s.write(chunk)) {
-        // The peer is slow: stop reading until what we wrote has drained.
-        changes.push({ ident: s, filter: EVFILT_READ, flags: EV_DISABLE },
-          { ident: s, filter: EVFILT_WRITE, flags: EV_ADD | EV_ONESHOT });
-        return;
-      }
+    // ev.data bytes are buffered: one read() takes them all.
+    const chunk = ev.data === 0 ? null : s.read() as Buffer | null;
+    if (chunk !== null && !s.write(chunk)) {
+      // The peer is slow: stop reading until what we wrote has drained.
+      changes.push({ ident: s, filter: EVFILT_READ, flags: EV_DISABLE },
+        { ident: s, filter: EVFILT_WRITE, flags: EV_ADD | EV_ONESHOT });
+      return;
     }
     if (ev.flags & EV_EOF) s.end(); // everything echoed: shut our side down too
   }
