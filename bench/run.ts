@@ -126,6 +126,31 @@ const CASES: CaseSpec[] = [
     ],
   },
   {
+    name: 'proc',
+    description: 'EVFILT_PROC: a child\'s exit to the event in hand, vs its \'exit\' event (ms; children are /bin/true, timed from spawn())',
+    rows: [
+      { key: 'spawn_exit_p50', label: '\'exit\' listener, median', unit: 'ms', digits: 3 },
+      { key: 'spawn_exit_p99', label: '\'exit\' listener, p99', unit: 'ms', digits: 3 },
+      { key: 'spawn_once_p50', label: 'await once(child, \'exit\'), median', unit: 'ms', digits: 3 },
+      { key: 'spawn_once_p99', label: 'await once(child, \'exit\'), p99', unit: 'ms', digits: 3 },
+      { key: 'spawn_kq_p50', label: 'await kq.kevent(), median', unit: 'ms', digits: 3 },
+      { key: 'spawn_kq_p99', label: 'await kq.kevent(), p99', unit: 'ms', digits: 3 },
+      { key: 'once_added_p50', label: 'once(): after the listener, median', unit: 'ms', digits: 3 },
+      { key: 'once_added_p99', label: 'once(): after the listener, p99', unit: 'ms', digits: 3 },
+      { key: 'kq_added_p50', label: 'kevent(): after the listener, median', unit: 'ms', digits: 3 },
+      { key: 'kq_added_p99', label: 'kevent(): after the listener, p99', unit: 'ms', digits: 3 },
+      { key: 'poll_p50', label: 'not our child: kill -> event, median', unit: 'ms', digits: 2 },
+      { key: 'poll_p99', label: 'not our child: kill -> event, p99', unit: 'ms', digits: 2 },
+      { key: 'poll_ms', label: 'tunables.proc_poll_ms', unit: 'ms', digits: 0 },
+    ],
+    checks: [
+      { label: 'median spawn->event, kevent / once(\'exit\')', num: 'spawn_kq_p50', den: 'spawn_once_p50', unit: 'x' },
+      { label: 'kevent after the \'exit\' listener, median', num: 'kq_added_p50', unit: 'ms' },
+      { label: 'kevent after the \'exit\' listener, p99', num: 'kq_added_p99', unit: 'ms' },
+      { label: 'not our child, median / proc_poll_ms', num: 'poll_p50', den: 'poll_ms', unit: 'x' },
+      ],
+    },
+    {
     name: 'echo-server',
     description: 'TCP echo, 100 connections doing 64-byte ping-pong, servers in their own processes, measured interleaved: one kevent loop (examples/echo-server.ts) vs \'data\' -> write (round trips/s)',
     rows: [
@@ -146,6 +171,31 @@ const CASES: CaseSpec[] = [
     ],
     checks: [
       { label: 'time(N = fd limit) / time(N = 10)', num: 'ns_large', den: 'ns_small', unit: 'x', op: '<=', target: 1.1 },
+      ],
+    },
+    {
+    name: 'cli',
+    description: 'the kq tool vs entr and fswatch on the same files: write-to-start latency (ms) and idle CPU with 10,000 watched files',
+    rows: [
+      { key: 'kq_run_median_ms', label: 'kq run: write -> utility start, median', unit: 'ms', digits: 1 },
+      { key: 'kq_run_p90_ms', label: 'kq run: same, p90', unit: 'ms', digits: 1 },
+      { key: 'entr_median_ms', label: 'entr: write -> utility start, median', unit: 'ms', digits: 1 },
+      { key: 'entr_p90_ms', label: 'entr: same, p90', unit: 'ms', digits: 1 },
+      { key: 'kq_watch_median_ms', label: 'kq watch: write -> printed line, median', unit: 'ms', digits: 2 },
+      { key: 'kq_watch_p90_ms', label: 'kq watch: same, p90', unit: 'ms', digits: 2 },
+      { key: 'fswatch_median_ms', label: 'fswatch: write -> printed line, median', unit: 'ms', digits: 2 },
+      { key: 'fswatch_p90_ms', label: 'fswatch: same, p90', unit: 'ms', digits: 2 },
+      { key: 'kq_run_idle_cpu_ms_per_s', label: 'kq run: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'entr_idle_cpu_ms_per_s', label: 'entr: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'kq_watch_idle_cpu_ms_per_s', label: 'kq watch -r: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+      { key: 'fswatch_idle_cpu_ms_per_s', label: 'fswatch -r: idle CPU, 10k files', unit: 'ms CPU/s', digits: 2 },
+    ],
+    checks: [
+      { label: 'kq run / entr latency (median)', num: 'kq_run_median_ms', den: 'entr_median_ms', unit: 'x', op: '<=', target: 1 },
+      { label: 'kq watch / fswatch latency (median)', num: 'kq_watch_median_ms', den: 'fswatch_median_ms', unit: 'x', op: '<=', target: 2 },
+      { label: 'kq watch - fswatch latency (median; either this or the ratio)', num: 'watch_over_ms', unit: 'ms', op: '<=', target: 2 },
+      { label: 'kq run / entr idle CPU', num: 'kq_run_idle_cpu_ms_per_s', den: 'entr_idle_cpu_ms_per_s', unit: 'x' },
+      { label: 'kq watch / fswatch idle CPU', num: 'kq_watch_idle_cpu_ms_per_s', den: 'fswatch_idle_cpu_ms_per_s', unit: 'x' },
     ],
   },
 ];

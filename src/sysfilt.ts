@@ -1,12 +1,11 @@
-import { ENOSYS } from './constants.js';
 import { getfp } from './descriptors/index.js';
-import { type FilterOps, type FilterTable, fileFilterOps, refusingFilterOps } from './engine/filter-ops.js';
+import { type FilterOps, type FilterTable, fileFilterOps } from './engine/filter-ops.js';
 import { aioFilterOps } from './filters/aio.js';
+import { fsFilterOps } from './filters/fs.js';
+import { procFilterOps } from './filters/proc.js';
+import { signalFilterOps } from './filters/signal.js';
 import { timerFilterOps } from './filters/timer.js';
 import { userFilterOps } from './filters/user.js';
-
-/** A filter DragonFly has and this library has not built yet: a valid number, refused with ENOSYS. */
-const notYet = refusingFilterOps(ENOSYS);
 
 /**
  * The reference's sysfilt_ops[]: the one place filters are wired, slot ~filter for filter number
@@ -18,12 +17,12 @@ const sysfilt: readonly FilterOps[] = Object.freeze([
   fileFilterOps, //  -2 EVFILT_WRITE
   aioFilterOps, //   -3 EVFILT_AIO
   fileFilterOps, //  -4 EVFILT_VNODE
-  notYet, //         -5 EVFILT_PROC
-  notYet, //         -6 EVFILT_SIGNAL
+  procFilterOps, //  -5 EVFILT_PROC
+  signalFilterOps, // -6 EVFILT_SIGNAL
   timerFilterOps, // -7 EVFILT_TIMER
   fileFilterOps, //  -8 EVFILT_EXCEPT
   userFilterOps, //  -9 EVFILT_USER
-  notYet, //        -10 EVFILT_FS
+  fsFilterOps, //   -10 EVFILT_FS
 ]);
 
 /** What every kqueue is built with. */

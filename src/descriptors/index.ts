@@ -1,5 +1,6 @@
 import type { Descriptor } from '../engine/filter-ops.js';
 import { dgramDescriptor } from './dgram.js';
+import { fileDescriptor } from './file.js';
 import { kqueueDescriptor } from './kqueue.js';
 import { serverDescriptor } from './server.js';
 import { socketDescriptor } from './socket.js';
@@ -14,7 +15,7 @@ import { streamDescriptor } from './stream.js';
  */
 const kinds: readonly ((ident: unknown) => Descriptor | undefined)[] = [
   kqueueDescriptor,
-  // fileDescriptor (numeric fd, FileHandle): src/descriptors/file.ts
+  fileDescriptor,
   serverDescriptor,
   dgramDescriptor,
   socketDescriptor,

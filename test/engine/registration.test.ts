@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EBADF, EINVAL, ENOENT, ENOSYS, ENXIO, EOPNOTSUPP,
+  EBADF, EINVAL, ENOENT, ENXIO, EOPNOTSUPP,
   EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_ERROR, EV_ONESHOT, EV_RECEIPT,
-  EVFILT_AIO, EVFILT_EXCEPT, EVFILT_FS, EVFILT_MARKER, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL,
+  EVFILT_AIO, EVFILT_EXCEPT, EVFILT_MARKER, EVFILT_READ,
   EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE,
   EVFILT_WRITE, NOTE_TRIGGER,
   Kqueue, VirtualClock,
@@ -31,15 +31,6 @@ function errnoOf(out: KEvent[]): number[] {
 }
 
 // ---- filter check ---------------------------------------------------------------------------
-
-for (const filter of [EVFILT_PROC, EVFILT_SIGNAL, EVFILT_FS]) {
-  test(`filter ${filter}, valid but not built yet, reports ENOSYS and keeps nothing`, (t) => {
-    const kq = open(t);
-    assert.equal(apply(kq, { ident: 1, filter, flags: EV_ADD, fflags: 0x10 }), ENOSYS);
-    assert.deepEqual(errnoOf(kq.keventSync([{ ident: 1, filter, flags: EV_DELETE }], 1)), [ENOENT]);
-    assert.equal(kq.pending, 0);
-  });
-}
 
 for (const filter of [0, 1, -11, EVFILT_MARKER]) {
   test(`filter ${filter} is outside -1..-10 and reports EINVAL`, (t) => {

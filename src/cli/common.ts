@@ -1,0 +1,89 @@
+/**
+ * What every kq command shares: the one-line error (`kq CMD: message` on stderr and a non-zero
+ * status), leaving the process once stdout has been written out, and the package's version.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An error the user caused or must know about: printed as one line, then exit with `status`. */
+export class CliError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/** Exit statuses shared by kq's own commands (run and wait keep entr's and pwait's). */
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_TIMEOUT = 124;
+export const EXIT_INTERRUPTED = 130;
+
+let program = 'kq';
+
+/** Names the command in error lines (`kq watch: ...`). */
+export function setProgram(name: string): void {
+  program = name;
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`${program}: ${message}\n`);
+}
+
+let exiting = false;
+
+/**
+ * Leaves the process with `status` once what was written to stdout and stderr has gone out
+ * (a pipe's buffered lines are not lost, as they would be with a bare process.exit).
+ */
+export function exit(status: number): Promise<never> {
+  if (!exiting) {
+    exiting = true;
+    let pending = 2;
+    const done = (): void => {
+      if (--pending === 0) process.exit(status);
+    };
+    for (const s of [process.stdout, process.stderr]) {
+      if (s.writableLength === 0 || s.destroyed) done();
+      else s.write('', done);
+    }
+  }
+  return new Promise<never>(() => {});
+}
+
+/** A reader that went away (`kq watch | head -1`) ends the program quietly, as for a C tool. */
+export function quietOnBrokenPipe(): void {
+  const onError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') process.exit(EXIT_OK);
+    throw e;
+  };
+  process.stdout.on('error', onError);
+}
+
+let cachedVersion: string | undefined;
+
+/** The package's version, from the nearest package.json above this file (dist/cli/ in a package). */
+export function version(): string {
+  if (cachedVersion === undefined) {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (;;) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'kqueue' && typeof pkg.version === 'string') {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // not here: look one level up
+      }
+      const up = dirname(dir);
+      if (up === dir) {
+        cachedVersion = 'unknown';
+        break;
+      }
+      dir = up;
+    }
+  }
+  return cachedVersion;
+}

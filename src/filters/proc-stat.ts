@@ -1,0 +1,215 @@
+import type { ChildProcess } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+
+/**
+ * What EVFILT_PROC learns about processes from Linux: `/proc/<pid>/stat` (state, parent, start
+ * time, the exit status of a zombie, and the layout of the image a process runs, which every
+ * exec replaces) and the children this Node process spawned (the only processes whose exit
+ * status Node is told).
+ */
+
+/** One reading of `/proc/<pid>/stat` (proc_pid_stat(5)). */
+export interface ProcStat {
+  /** R, S, D, T, t, Z (zombie), X (dead), ... */
+  state: string;
+  ppid: number;
+  /** Start time in clock ticks after boot: with the pid, the process's identity. */
+  start: number;
+  /**
+   * What identifies the program image: the addresses of its code, stack, arguments and
+   * environment, which exec(2) replaces (randomised, so even an exec of the same program with
+   * the same arguments differs). When Linux hides them (another user's process without ptrace
+   * access: all 0), the command name stands in.
+   */
+  image: string;
+  /** A zombie's wait(2) status (0 while running, or when Linux hides it). */
+  exitStatus: number;
+}
+
+const buf = Buffer.alloc(4096);
+
+/** Parses a stat line; null if it is not one. */
+export function parseStat(text: string): ProcStat | null {
+  // The command name is in parentheses and may itself contain spaces and parentheses.
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const f = text.slice(close + 2).split(' ');
+  if (f.length < 20) return null;
+  // Fields counted from 3 (state): startcode 26, endcode 27, startstack 28, arg_start 48 ...
+  // env_end 51, exit_code 52 (Linux >= 3.5).
+  const layout = [f[23], f[24], f[25], f[45], f[46], f[47], f[48]];
+  const hidden = layout.every((x) => x === undefined || x === '0');
+  return {
+    state: f[0]!,
+    ppid: Number(f[1]),
+    start: Number(f[19]),
+    image: hidden ? `comm ${text.slice(open + 1, close)}` : layout.join(' '),
+    exitStatus: f[49] === undefined ? 0 : Number(f[49]) || 0,
+  };
+}
+
+/**
+ * An open `/proc/<pid>/stat`. The descriptor stays bound to the process it was opened for: once
+ * that process is reaped, reading it fails (ESRCH) even if the pid is reused, so a reused pid is
+ * never mistaken for the old process.
+ */
+export class StatFile {
+  private fd: number;
+
+  private constructor(fd: number, readonly pid: number) {
+    this.fd = fd;
+  }
+
+  /** Opens it; the error code when the process is not visible (ENOENT: no such process). */
+  static open(pid: number): StatFile | string {
+    try {
+      return new StatFile(openSync(`/proc/${pid}/stat`, 'r'), pid);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  }
+
+  /** The current reading, or null once the process is gone (reaped). */
+  read(): ProcStat | null {
+    if (this.fd < 0) return null;
+    try {
+      const n = readSync(this.fd, buf, 0, buf.length, 0);
+      return parseStat(buf.toString('latin1', 0, n));
+    } catch {
+      return null;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Whether `pid` is a process (a thread group leader), not another thread's id. */
+export function isProcess(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const m = /\nTgid:\s*(\d+)/.exec(status);
+    return m === null || Number(m[1]) === pid;
+  } catch {
+    return false;
+  }
+}
+
+/** Clock ticks since boot now, on the clock of ProcStat.start (USER_HZ is 100 on Linux). */
+export function ticksNow(): number {
+  try {
+    return Math.floor(parseFloat(readFileSync('/proc/uptime', 'latin1')) * 100);
+  } catch {
+    return 0;
+  }
+}
+
+/** A new process seen by a scan of /proc. */
+export interface NewProcess {
+  pid: number;
+  ppid: number;
+  start: number;
+  image: string;
+}
+
+/**
+ * The process table as last scanned (pid -> start time), kept only while some knote wants
+ * forks: each scan lists /proc and reads the stat of pids it had not seen, so a steady system
+ * costs one directory listing per poll.
+ */
+export class ProcessTable {
+  private known = new Map<number, number>();
+
+  constructor() {
+    this.scan();
+  }
+
+  /** New processes since the last scan, oldest first. */
+  scan(): NewProcess[] {
+    let names: string[];
+    try {
+      names = readdirSync('/proc');
+    } catch {
+      return [];
+    }
+    const next = new Map<number, number>();
+    const found: NewProcess[] = [];
+    for (const name of names) {
+      const c = name.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const pid = Number(name);
+      const start = this.known.get(pid);
+      if (start !== undefined) {
+        next.set(pid, start);
+        continue;
+      }
+      let st: ProcStat | null = null;
+      try {
+        st = parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+      } catch {
+        // Gone between the listing and the read: nothing can be learnt about it.
+      }
+      if (st === null) continue;
+      next.set(pid, st.start);
+      found.push({ pid, ppid: st.ppid, start: st.start, image: st.image });
+    }
+    const first = this.known.size === 0;
+    this.known = next;
+    if (first) return [];
+    return found.sort((a, b) => a.start - b.start || a.pid - b.pid);
+  }
+}
+
+// ---- children of this Node process ---------------------------------------------------------
+
+/**
+ * Every ChildProcess this process creates, seen through the 'child_process' diagnostics channel
+ * (published as the object is constructed, before it has a pid), held weakly. It is how a pid
+ * ident that names one of our own children finds the ChildProcess whose 'exit' carries the status.
+ */
+const unindexed: WeakRef<ChildProcess>[] = [];
+const byPid = new Map<number, WeakRef<ChildProcess>>();
+let sweepAt = 64;
+
+function index(): void {
+  for (const ref of unindexed) {
+    const c = ref.deref();
+    if (c !== undefined && typeof c.pid === 'number') byPid.set(c.pid, ref);
+  }
+  unindexed.length = 0;
+  if (byPid.size >= sweepAt) {
+    for (const [pid, ref] of byPid) if (ref.deref() === undefined) byPid.delete(pid);
+    sweepAt = Math.max(64, byPid.size * 2);
+  }
+}
+
+let indexQueued = false;
+
+diagnostics.subscribe('child_process', (message) => {
+  const child = (message as { process?: ChildProcess }).process;
+  if (child === undefined) return;
+  unindexed.push(new WeakRef(child));
+  if (!indexQueued) {
+    indexQueued = true;
+    queueMicrotask(() => {
+      indexQueued = false;
+      index();
+    });
+  }
+});
+
+/** The ChildProcess of ours that had `pid` most recently, if it is still referenced. */
+export function ownChild(pid: number): ChildProcess | undefined {
+  if (unindexed.length !== 0) index();
+  const c = byPid.get(pid)?.deref();
+  return c !== undefined && c.pid === pid ? c : undefined;
+}
+
+/** A ChildProcess has exited once Node has emitted (or is emitting) its 'exit'. */
+export function hasExited(c: ChildProcess): boolean {
+  return c.exitCode !== null || c.signalCode !== null;
+}

@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { TestContext } from 'node:test';
+
+/** The built library's entry, for scripts run in a child Node process. */
+export const LIBRARY = new URL('../../src/index.js', import.meta.url).href;
+
+export interface NodeResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs an ES module script in a child Node process (`import ... from LIBRARY` works in it) and
+ * resolves with how it ended. `onLine` sees each stdout line as it arrives (to signal the child
+ * once it is ready). The child is killed if it outlives `timeoutMs` (then the result shows it).
+ */
+export function runNode(t: TestContext, script: string,
+  onLine?: (line: string, child: ChildProcess) => void, timeoutMs = 20_000): Promise<NodeResult> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      partial += d;
+      let nl;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        const line = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        onLine?.(line, child);
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
