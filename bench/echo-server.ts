@@ -5,7 +5,9 @@
  * interleaved: in each round, each server in turn gets a slice during which its 100 connections
  * do 64-byte ping-pong (send, wait for the 64 bytes back, send again) while the other server's
  * connections stay idle. Interleaving makes the machine's other load fall on both alike.
- * Metrics: kqueue_rps and node_rps, the median over rounds of round trips per second.
+ * Metrics: kqueue_rps and node_rps, the median over rounds of round trips per second, and
+ * ratio, the median over rounds of kqueue / node within the round (paired slices, which the
+ * machine's load varies least between).
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -81,13 +83,15 @@ main(async () => {
     await pools.kqueue.run(WARMUP_MS);
     await pools.node.run(WARMUP_MS);
     const samples: Record<'kqueue' | 'node', number[]> = { kqueue: [], node: [] };
+    const ratios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const order: ('kqueue' | 'node')[] = r % 2 === 0 ? ['kqueue', 'node'] : ['node', 'kqueue'];
       for (const v of order) samples[v].push(await pools[v].run(SLICE_MS));
+      ratios.push(samples.kqueue[r]! / samples.node[r]!);
     }
     pools.kqueue.close();
     pools.node.close();
-    emit({ kqueue_rps: median(samples.kqueue), node_rps: median(samples.node) });
+    emit({ kqueue_rps: median(samples.kqueue), node_rps: median(samples.node), ratio: median(ratios) });
   } finally {
     servers.kqueue.stop();
     servers.node.stop();
