@@ -161,7 +161,7 @@ nevents: number): KEvent[] | null {
   }
   const ch = acquireChangeBuffer();
   try {
-    ch.read(changelist);
+    ch.read(changelist, filterTable.sysfilt);
     // The caller's getters or iterator may have closed this kqueue while it was being read.
     if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue was closed while the changelist was read');
     const posted = kq.applyChanges(ch, nevents);

@@ -11,6 +11,7 @@
 // Inputs are plain data (specs); the hostile objects (getters, proxies, iterators) are built from
 // them at run time, so that fast-check can print and shrink every counterexample.
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import fc from 'fast-check';
 import * as K from '../src/index.js';
@@ -639,6 +640,9 @@ function buildChange(spec: ChangeSpec, ctx: Ctx, acc: Acc | null): unknown {
     const ok = (field: Field, test: (x: unknown) => boolean): boolean => values[field] === THROWS || test(values[field]);
     const filterGood = present.filter === true && ok('filter', filterOk);
     if (!filterGood || !ok('flags', uintOk) || !ok('fflags', uintOk) || !ok('data', dataOk)) acc.malformed = true;
+    // An EVFILT_SIGNAL change naming no signal is a malformed call too (api.md, idents per filter).
+    if (filterGood && values.filter !== THROWS && Number(values.filter) === K.EVFILT_SIGNAL && typeof values.ident === 'string'
+      && !Object.prototype.hasOwnProperty.call(os.constants.signals, values.ident)) acc.malformed = true;
     acc.changes.push({ ident: values.ident, udata: values.udata, receipt: receiptOf(values.flags) });
     if (values.ident !== THROWS) ctx.used.add(values.ident);
     if (spec.box === 'plain' && Object.values(descs).every((d) => 'value' in d)) {

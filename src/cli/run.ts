@@ -393,6 +393,7 @@ export async function runMain(argv: string[]): Promise<never> {
   /** Reports an exit through the status script and records it. */
   function exited(status: number): void {
     const sig = status & 0x7f;
+    if (trace) warn(`utility exited: ${sig === 0 ? `status ${(status >> 8) & 0xff}` : `signal ${sig}`}`);
     if (filter?.stdin !== null && filter !== null) {
       filter.stdin!.write(sig === 0 ? `exit|${(status >> 8) & 0xff}|${statusName}\n` : `signal|${sig}|${statusName}\n`);
     }
@@ -500,9 +501,11 @@ export async function runMain(argv: string[]): Promise<never> {
       if (child !== null) {
         terminating = true;
         signalUtility(restartSignal);
+        // Another loop may be waiting on the queue too (a run in progress) and take the exit
+        // event itself: poll, so either way this loop sees the utility gone.
         while (child !== null) {
           const s = fresh();
-          for (const ev of await kq.kevent(null, 16, null)) handle(ev, s);
+          for (const ev of await kq.kevent(null, 16, 50)) handle(ev, s);
         }
       }
       if (raise !== undefined) {

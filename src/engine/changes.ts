@@ -1,5 +1,6 @@
-import { EINVAL, EV_SYSFLAGS } from '../constants.js';
+import { EINVAL, EV_SYSFLAGS, EVFILT_SYSCOUNT } from '../constants.js';
 import { KqueueError } from '../errors.js';
+import type { FilterOps } from './filter-ops.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -20,6 +21,8 @@ export class ChangeBuffer {
   readonly fflags: number[] = [];
   readonly data: (number | bigint)[] = [];
   readonly udata: unknown[] = [];
+  /** The filter table of the call being read, for filters that refuse malformed idents. */
+  private sysfilt: readonly FilterOps[] = [];
 
   /**
    * Drops references to the caller's values so that a finished call retains nothing, and gives
@@ -51,7 +54,13 @@ export class ChangeBuffer {
     const udata = c.udata;
     const i = this.length;
     this.ident[i] = ident;
-    this.filter[i] = readFilter(filter);
+    const f = this.filter[i] = readFilter(filter);
+    if (f < 0 && f >= -EVFILT_SYSCOUNT) {
+      const ops = this.sysfilt[~f]!;
+      if (ops.malformed !== undefined && ops.malformed(ident)) {
+        throw new KqueueError(EINVAL, 'a change\'s ident can never name anything for its filter');
+      }
+    }
     // EV_SYSFLAGS bits are stripped from every incoming change before it is processed.
     this.flags[i] = (flags === undefined ? 0 : readUint(flags, 0xffff, 'flags')) & ~EV_SYSFLAGS;
     this.fflags[i] = fflags === undefined ? 0 : readUint(fflags, 0xffffffff, 'fflags');
@@ -94,9 +103,13 @@ export class ChangeBuffer {
     }
   }
 
-  /** Reads `changelist` (null/undefined mean none); throws EINVAL or the caller's own exception. */
-  read(changelist: unknown): void {
+  /**
+   * Reads `changelist` (null/undefined mean none) for a kqueue with filter table `sysfilt`;
+   * throws EINVAL or the caller's own exception.
+   */
+  read(changelist: unknown, sysfilt: readonly FilterOps[]): void {
     this.length = 0;
+    this.sysfilt = sysfilt;
     if (changelist === undefined || changelist === null) return;
     try {
       if (Array.isArray(changelist) && changelist[Symbol.iterator] === Array.prototype[Symbol.iterator]) {

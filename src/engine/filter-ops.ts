@@ -20,6 +20,12 @@ export interface FilterOps {
   touch?(kn: Knote, flags: number, fflags: number, data: number | bigint): number;
   /** Runs as the knote is delivered, before its image is copied out (EVFILT_USER's EVENT_PROCESS). */
   deliver?(kn: Knote): void;
+  /**
+   * True when `ident` can never name anything for this filter, so that the change makes the
+   * whole call malformed (EINVAL before any change applies), as the contract has it for an
+   * unknown signal name; the reference has no such case. It must run no caller code.
+   */
+  malformed?(ident: unknown): boolean;
 }
 
 /**

@@ -201,6 +201,10 @@ export const signalFilterOps: FilterOps = {
     kn.hook = src;
     return 0;
   },
+  /** An unknown signal name is a malformed call (the contract); any number is accepted. */
+  malformed(ident: unknown): boolean {
+    return typeof ident === 'string' && signalNumber(ident) === undefined;
+  },
   detach(kn: Knote): void {
     const src = kn.hook as SignalSource | null;
     if (src === null) return;

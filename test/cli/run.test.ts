@@ -18,9 +18,26 @@ function files(t: TestContext): { dir: string; a: string; b: string } {
   return { dir, a, b };
 }
 
-/** kq run -n ... with `list` on stdin. */
+/** kq run ARGS with `list` on stdin, and EV_TRACE: it reports on stderr each end of the utility. */
 function run(t: TestContext, list: string[], args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Run {
-  return kq(t, ['run', ...args], { input: list.map((l) => `${l}\n`).join(''), env: { ...process.env, ...env }, cwd });
+  return kq(t, ['run', ...args], { input: list.map((l) => `${l}\n`).join(''), env: { ...process.env, EV_TRACE: '1', ...env }, cwd });
+}
+
+/**
+ * Waits until the utility has ended `n` times. Changes made while it runs are consolidated away
+ * (entr's rule, without -a), so a test changes files only after this.
+ */
+async function ended(r: Run, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (r.stderr.filter((l) => /utility exited/.test(l)).length < n) {
+    if (Date.now() > deadline) throw new Error(`the utility did not end ${n} times\n${r.stderr.join('\n')}`);
+    await r.line(/utility exited/, { stream: 'stderr', from: r.stderr.length, timeout: Math.max(1, deadline - Date.now()) }).catch(() => {});
+  }
+}
+
+/** stderr without EV_TRACE's lines. */
+function messages(r: Run): string[] {
+  return r.stderr.filter((l) => !/^kq run: (watching \d|utility exited|event )/.test(l));
 }
 
 function count(r: Run, re: RegExp): number {
@@ -83,6 +100,7 @@ test('runs the utility at once, then when a file changes; /_ is the absolute pat
   const { dir, b } = files(t);
   const r = run(t, ['a.txt', 'b.txt'], ['-n', 'echo', 'changed', '/_'], {}, dir);
   assert.equal(await r.line(/^changed /), `changed ${join(dir, 'a.txt')}`, 'the first file before any change');
+  await ended(r, 1);
   appendFileSync(b, 'more\n');
   assert.equal(await r.line(/^changed /, { from: 1 }), `changed ${b}`);
   r.child.kill('SIGINT');
@@ -92,17 +110,17 @@ test('runs the utility at once, then when a file changes; /_ is the absolute pat
 test('-p postpones the first run until a file changes; -z exits with the utility\'s status', async (t) => {
   if (!needs(t, 'VNODE', 'PROC')) return;
   const { a } = files(t);
-  let r = run(t, [a], ['-np', 'echo', 'ran'], { EV_TRACE: '1' });
+  let r = run(t, [a], ['-np', 'echo', 'ran']);
   // Two changes, two runs: a run at start would have made a third line.
   await r.line(/watching 1 file/, { stream: 'stderr' });
   appendFileSync(a, 'x');
-  await r.line(/^ran$/);
+  await ended(r, 1);
   appendFileSync(a, 'y');
-  await r.line(/^ran$/, { from: 1 });
+  await ended(r, 2);
   r.child.kill('SIGINT');
   assert.equal(await exitOf(r), 0);
   assert.deepEqual(r.stdout, ['ran', 'ran']);
-  r = run(t, [a], ['-npz', 'sh', '-c', 'exit 7'], { EV_TRACE: '1' });
+  r = run(t, [a], ['-npz', 'sh', '-c', 'exit 7']);
   await r.line(/watching 1 file/, { stream: 'stderr' });
   appendFileSync(a, 'z');
   assert.equal(await exitOf(r), 7);
@@ -115,7 +133,7 @@ test('-z: a utility ended by a signal gives 128 + the signal; a failed exec is r
   assert.equal(await exitOf(r), 137);
   r = run(t, [a], ['-nz', '/no/such/program']);
   assert.equal(await exitOf(r), 1);
-  assert.deepEqual(r.stderr, ['kq run: exec /no/such/program: No such file or directory']);
+  assert.deepEqual(messages(r), ['kq run: exec /no/such/program: No such file or directory']);
 });
 
 test('-s runs the command through $SHELL -c, with the file as $0; without -s no shell is involved', async (t) => {
@@ -133,13 +151,13 @@ test('a burst of changes (write, rename over, chmod) runs the utility once, and 
   if (!needs(t, 'VNODE', 'PROC')) return;
   const { dir, a } = files(t);
   const r = run(t, [a], ['-n', 'echo', 'run']);
-  await r.line(/^run$/);
+  await ended(r, 1);
   // An editor's save: write a temp file, rename it over the original, fix its mode.
   const tmp = join(dir, '.a.txt.tmp');
   writeFileSync(tmp, 'new\n');
   renameSync(tmp, a);
   chmodSync(a, 0o644);
-  await r.line(/^run$/, { from: 1 });
+  await ended(r, 2);
   // The second run is the burst's only one: a later change runs it a third time, no more.
   appendFileSync(a, 'again\n');
   await r.line(/^run$/, { from: 2 });
@@ -148,17 +166,17 @@ test('a burst of changes (write, rename over, chmod) runs the utility once, and 
 
 test('without -a, changes made while the utility runs are consolidated; with -a they run it again', async (t) => {
   if (!needs(t, 'VNODE', 'PROC')) return;
-  const { a } = files(t);
+  const { a, b } = files(t);
   // The utility itself writes the watched file: without -a this must not loop.
   const script = `echo run; echo x >> ${a}`;
   let r = run(t, [a], ['-n', 'sh', '-c', script]);
-  await r.line(/^run$/);
+  await ended(r, 1);
   appendFileSync(a, 'y\n');
-  await r.line(/^run$/, { from: 1 });
+  await ended(r, 2);
   r.child.kill('SIGINT');
   assert.equal(await exitOf(r), 0);
   assert.equal(count(r, /^run$/), 2, r.stdout.join('\n'));
-  r = run(t, [a], ['-na', 'sh', '-c', `echo run; if [ "$(wc -l < ${a})" -lt 4 ]; then echo x >> ${a}; fi`]);
+  r = run(t, [b], ['-na', 'sh', '-c', `echo run; if [ "$(wc -l < ${b})" -lt 3 ]; then echo x >> ${b}; fi`]);
   // With -a each run's own write runs it again, until the script stops writing.
   await r.line(/^run$/, { from: 2 });
   r.child.kill('SIGINT');
@@ -179,7 +197,7 @@ test('-r restarts a persistent utility: SIGTERM to its process group, wait for i
   assert.ok(termAt < r.stdout.indexOf(`start ${second}`), 'the old one exited before the new one started');
   r.child.kill('SIGINT');
   assert.equal(await exitOf(r), 0);
-  assert.ok(r.stdout.includes(`term ${second}`), 'the utility is stopped when kq run exits');
+  await r.line(new RegExp(`^term ${second}$`)); // the utility is stopped when kq run exits
 });
 
 test('ENTR_RESTART_SIGNAL chooses the restart signal', async (t) => {
@@ -190,6 +208,9 @@ test('ENTR_RESTART_SIGNAL chooses the restart signal', async (t) => {
   appendFileSync(a, 'x');
   await r.line(/^usr1$/);
   await r.line(/^start$/, { from: 2 });
+  r.child.kill('SIGINT'); // kq run stops the utility (with USR1) before it exits
+  assert.equal(await exitOf(r), 0);
+  await r.line(/^usr1$/, { from: 3 });
 });
 
 test('-rz: exits with the utility\'s status when it ends on its own', async (t) => {
@@ -203,19 +224,19 @@ test('-d exits with status 2 when a new file appears in a watched directory; dot
   if (!needs(t, 'VNODE', 'PROC')) return;
   const { dir, a } = files(t);
   let r = run(t, [a], ['-nd', 'echo', 'run']);
-  await r.line(/^run$/);
+  await ended(r, 1);
   write(join(dir, '.hidden'), '');
   write(join(dir, 'new.txt'), '');
   assert.equal(await exitOf(r), 2);
   r = run(t, [a], ['-ndd', 'echo', 'run']);
-  await r.line(/^run$/);
+  await ended(r, 1);
   write(join(dir, '.hidden2'), '');
   assert.equal(await exitOf(r), 2);
   // A directory may be listed itself under -d.
   const sub = join(dir, 'sub');
   mkdirSync(sub);
   r = run(t, [a, sub], ['-nd', 'echo', 'run']);
-  await r.line(/^run$/);
+  await ended(r, 1);
   write(join(sub, 'x'), '');
   assert.equal(await exitOf(r), 2);
 });
@@ -224,7 +245,7 @@ test('a watched file that is deleted and not re-created within a second ends kq 
   if (!needs(t, 'VNODE', 'PROC')) return;
   const { a } = files(t);
   const r = run(t, [a], ['-n', 'echo', 'run']);
-  await r.line(/^run$/);
+  await ended(r, 1);
   rmSync(a);
   assert.equal(await exitOf(r), 1);
   assert.ok(r.stderr.includes(`kq run: cannot open '${a}': No such file or directory`), r.stderr.join('\n'));
@@ -237,7 +258,7 @@ test('-x: exit statuses through the status script (an example is created when it
   let r = run(t, [a], ['-nzx', 'sh', '-c', 'exit 3'], { ENTR_STATUS_SCRIPT: script });
   assert.equal(await exitOf(r), 3);
   assert.deepEqual(r.stdout, ['sh returned exit code 3']);
-  assert.deepEqual(r.stderr, [`kq run: created example status script ${script}`]);
+  assert.deepEqual(messages(r), [`kq run: created example status script ${script}`]);
   writeFileSync(script, 'BEGIN { FS = "|" } { print "got", $1, $2, $3 }\n');
   r = run(t, [a], ['-nzx', 'sh', '-c', 'kill -TERM $$'], { ENTR_STATUS_SCRIPT: script });
   assert.equal(await exitOf(r), 143);
@@ -245,7 +266,7 @@ test('-x: exit statuses through the status script (an example is created when it
   writeFileSync(script, '{ system("echo unsafe") }\n');
   r = run(t, [a], ['-nzx', 'true'], { ENTR_STATUS_SCRIPT: script });
   assert.equal(await exitOf(r), 1);
-  assert.match(r.stderr.join('\n'), /give -x twice|sandbox|unsafe/);
+  assert.match(messages(r).join('\n'), /give -x twice|sandbox|unsafe/);
   r = run(t, [a], ['-nzxx', 'true'], { ENTR_STATUS_SCRIPT: script });
   assert.equal(await exitOf(r), 0);
   assert.deepEqual(r.stdout, ['unsafe']);

@@ -3,7 +3,7 @@
  * stderr line by line, wait (with a generous timeout) for a line that matches, and for the exit.
  * Filter probes tell a test whether the library on this branch has the filter it needs yet.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -78,6 +78,11 @@ export function kq(t: TestContext, args: string[], opts: SpawnOptions & { input?
       child.kill('SIGKILL');
       await run.exited;
     }
+    // A grandchild that outlived it (a utility in its own process group) must not hold the
+    // test process open through our ends of the pipes.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.stdin?.destroy();
   });
   return run;
 }
@@ -197,4 +202,22 @@ export function needs(t: TestContext, ...filters: ('VNODE' | 'PROC' | 'SIGNAL' |
   if (missing.length === 0) return true;
   t.skip(missing.map((f) => `EVFILT_${f} not on this branch yet`).join('; '));
   return false;
+}
+
+/**
+ * A process that is not ours and that nobody reaps when it exits: its parent shell has exec'd
+ * sleep. Linux keeps its exit status visible (a zombie), so kq reports the real status; a
+ * process reaped by its parent at once leaves only "status 0" (the contract's documented
+ * limit). Resolves with its pid; `go()` lets it run its script (it waits for a line first).
+ */
+export async function unreaped(t: TestContext, script: string): Promise<{ pid: number; go: () => void }> {
+  const fifo = join(mkdtempSync(join(tmpdir(), 'kq-unreaped-')), 'go');
+  execFileSync('mkfifo', [fifo]);
+  const parent = spawn('sh', ['-c', `(read x < ${fifo}; ${script}) & echo $!; exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => {
+    parent.kill('SIGKILL');
+    rmSync(dirname(fifo), { recursive: true, force: true });
+  });
+  const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  return { pid, go: () => writeFileSync(fifo, 'go\n') };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { exitOf, kq, needs } from './support.js';
+import { exitOf, kq, needs, unreaped } from './support.js';
 
 function sleeper(t: import('node:test').TestContext, seconds: number, code = 0): import('node:child_process').ChildProcess {
   const c = spawn('sh', ['-c', `sleep ${seconds}; exit ${code}`], { stdio: 'ignore' });
@@ -33,20 +33,32 @@ test('bad and own pids are reported and skipped; nothing left to wait for exits 
 
 test('waits for every pid; -v prints each exit status as pwait does', async (t) => {
   if (!needs(t, 'PROC')) return;
-  const a = sleeper(t, 0.3, 3);
-  const b = spawn('sh', ['-c', 'sleep 0.6; kill -9 $$'], { stdio: 'ignore' });
-  t.after(() => b.kill('SIGKILL'));
+  const a = await unreaped(t, 'sleep 0.2; exit 3');
+  const b = await unreaped(t, 'sleep 0.4; exit 5');
   const r = kq(t, ['wait', '-v', String(a.pid), String(b.pid)]);
+  a.go();
+  b.go();
   assert.equal(await exitOf(r), 0);
-  assert.deepEqual(r.stdout, [`${a.pid}: exited with status 3.`, `${b.pid}: killed by signal 9.`]);
+  assert.deepEqual(r.stdout, [`${a.pid}: exited with status 3.`, `${b.pid}: exited with status 5.`]);
   assert.deepEqual(r.stderr, []);
+});
+
+test('-v reports a process killed by a signal as pwait does', async (t) => {
+  if (!needs(t, 'PROC')) return;
+  // In the subshell $$ is still the outer shell's pid: exec a shell that kills itself instead.
+  const b = await unreaped(t, "exec sh -c 'kill -9 $$'");
+  const r = kq(t, ['wait', '-v', String(b.pid)]);
+  b.go();
+  assert.equal(await exitOf(r), 0);
+  assert.deepEqual(r.stdout, [`${b.pid}: killed by signal 9.`]);
 });
 
 test('a pid that does not exist is reported in words (ESRCH) and skipped', async (t) => {
   if (!needs(t, 'PROC')) return;
-  const a = sleeper(t, 0.2);
+  const a = await unreaped(t, 'exit 0');
   // A pid far above pid_max (4194304 at most on Linux) never exists.
   const r = kq(t, ['wait', '-v', '99999999', String(a.pid)]);
+  a.go();
   assert.equal(await exitOf(r), 0);
   assert.deepEqual(r.stderr, ['kq wait: 99999999: No such process']);
   assert.deepEqual(r.stdout, [`${a.pid}: exited with status 0.`]);
@@ -54,9 +66,10 @@ test('a pid that does not exist is reported in words (ESRCH) and skipped', async
 
 test('-o returns when the first process exits', async (t) => {
   if (!needs(t, 'PROC')) return;
-  const fast = sleeper(t, 0.2);
+  const fast = await unreaped(t, 'exit 0');
   const slow = sleeper(t, 30);
   const r = kq(t, ['wait', '-o', '-v', String(slow.pid), String(fast.pid)]);
+  fast.go();
   assert.equal(await exitOf(r), 0);
   assert.deepEqual(r.stdout, [`${fast.pid}: exited with status 0.`]);
   assert.equal(slow.exitCode, null, 'the slow one still runs');

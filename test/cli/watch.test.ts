@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { exitOf, kq, needs, tempDir, write } from './support.js';
+import { exitOf, kq, needs, tempDir, unreaped, write } from './support.js';
 
 const LINE = /^\d\d:\d\d:\d\d\.\d\d\d (\S+) (\S+) (.*)$/;
 
@@ -137,31 +136,29 @@ test('-r watches a tree, new directories (watched before listed) and files; .git
   assert.ok(!r.stdout.some((l) => l.includes('node_modules/dep.js')), r.stdout.join('\n'));
 });
 
-test('--pid: FORK, EXEC and EXIT with the status, in the same stream as a timer', async (t) => {
+test('--pid: EXIT with the status, in the same stream as a timer', async (t) => {
   if (!needs(t, 'PROC')) return;
-  const child = spawn('sh', ['-c', 'read x; exit 3'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  t.after(() => child.kill('SIGKILL'));
-  const r = kq(t, ['watch', '--pid', String(child.pid), '--timer', '100000', '--verbose']);
+  const p = await unreaped(t, 'exit 3');
+  const r = kq(t, ['watch', '--pid', String(p.pid), '--timer', '100000', '--verbose']);
   await r.line(/watching 0 paths, 1 process, 1 timer/, { stream: 'stderr' });
-  child.stdin!.end('go\n');
-  assert.match(await r.line(/PROC/), new RegExp(`PROC ${child.pid} EXIT status 3$`));
+  p.go();
+  assert.match(await r.line(/PROC/), new RegExp(`PROC ${p.pid} EXIT status 3$`));
   r.child.kill('SIGINT');
   assert.equal(await exitOf(r), 130);
 });
 
 test('when every watched process has exited and nothing else is watched, kq watch exits 0', async (t) => {
   if (!needs(t, 'PROC')) return;
-  const child = spawn('sh', ['-c', 'read x; kill -9 $$'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  t.after(() => child.kill('SIGKILL'));
-  const r = kq(t, ['watch', '--pid', String(child.pid), '--json', '--verbose']);
+  const p = await unreaped(t, 'exit 4');
+  const r = kq(t, ['watch', '--pid', String(p.pid), '--json', '--verbose']);
   await r.line(/watching/, { stream: 'stderr' });
-  child.stdin!.end('go\n');
+  p.go();
   assert.equal(await exitOf(r), 0);
   const o = JSON.parse(r.stdout.at(-1)!);
   assert.equal(o.filter, 'PROC');
-  assert.equal(o.ident, child.pid);
+  assert.equal(o.ident, p.pid);
   assert.deepEqual(o.fflags, ['EXIT']);
-  assert.equal(o.data, 9, 'wait status: killed by signal 9');
+  assert.equal(o.data, 4 << 8, 'wait status: exit code 4');
 });
 
 test('--signal: counted deliveries, by name; a watched SIGTERM does not end kq', async (t) => {

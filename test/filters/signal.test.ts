@@ -144,14 +144,21 @@ test('uncatchable, fault and out-of-range signals are accepted and never fire', 
   assert.equal(signalSourceOf(SIG.SIGKILL!), undefined, 'no listener is attempted for SIGKILL');
 });
 
-test('an unknown signal name is EINVAL (an error entry; with nevents 0 the call fails)', (t) => {
+test('an unknown signal name makes the call malformed: EINVAL, and no change of the call applies', async (t) => {
   const kq = openKqueue(t);
-  for (const ident of ['SIGNOPE', 'sigusr2', 'USR2', '12', '', Symbol('SIGUSR2'), {}]) {
+  const isEinval = (e: unknown): boolean => e instanceof KqueueError && e.errno === EINVAL;
+  for (const ident of ['SIGNOPE', 'sigusr2', 'USR2', '12', '']) {
+    // The valid change before it is not applied: the whole changelist is validated first.
+    assert.throws(() => kq.keventSync([sig('SIGUSR2'), sig(ident)], 4), isEinval, ident);
+    assert.throws(() => kq.keventSync([sig(ident, EV_DELETE)], 4), isEinval, ident);
+    await assert.rejects(kq.kevent([sig(ident)], 4, 0), isEinval, ident);
+  }
+  assert.equal(kq.keventSync([sig('SIGUSR2', EV_DELETE)], 1)[0]!.data, 2 /* ENOENT: never added */);
+  // An ident that is neither a number nor a string is a per-change EINVAL, as for other filters.
+  for (const ident of [Symbol('SIGUSR2'), {}]) {
     const out = kq.keventSync([sig(ident as KEventInit['ident'])], 1);
     assert.deepEqual(out, [{ ident, filter: EVFILT_SIGNAL, flags: EV_ERROR, fflags: 0, data: EINVAL, udata: undefined }]);
   }
-  assert.throws(() => kq.keventSync([sig('SIGNOPE')], 0), (e: unknown) => e instanceof KqueueError && e.errno === EINVAL);
-  assert.equal(kq.keventSync([sig('SIGNOPE', EV_DELETE)], 1)[0]!.data, 2 /* ENOENT */);
 });
 
 test('signal names cover aliases: SIGIOT and SIGABRT are one signal, two knotes', async (t) => {
