@@ -1,21 +1,25 @@
 /**
- * Echo server throughput: the load generator. It starts the server variant (`--variant kqueue`:
- * examples/echo-server.ts, one kevent loop; `--variant node`: 'data' -> write) in a separate
- * process, opens 100 connections, and has each do 64-byte ping-pong (send, wait for the 64
- * bytes back, send again) for a fixed window after a warm-up. Metric: rps, round trips per
- * second over all connections. The driver runs the two variants alternately in fresh processes
- * and reports the ratio of their medians.
+ * Echo server throughput: the load generator. It starts both servers in processes of their
+ * own: `kqueue`, examples/echo-server.ts (one kevent loop), and `node`, the same server written
+ * the idiomatic Node way ('data' -> write). It opens 100 connections to each, and measures them
+ * interleaved: in each round, each server in turn gets a slice during which its 100 connections
+ * do 64-byte ping-pong (send, wait for the 64 bytes back, send again) while the other server's
+ * connections stay idle. Interleaving makes the machine's other load fall on both alike.
+ * Metrics: kqueue_rps and node_rps, the median over rounds of round trips per second, and
+ * ratio, the median over rounds of kqueue / node within the round (paired slices, which the
+ * machine's load varies least between).
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { argValue, emit, main, now, QUICK } from './common.js';
+import { emit, main, median, QUICK } from './common.js';
 
 const CLIENTS = 100;
 const SIZE = 64;
+const ROUNDS = QUICK ? 3 : 9;
+const SLICE_MS = QUICK ? 300 : 800;
 const WARMUP_MS = QUICK ? 300 : 1000;
-const WINDOW_MS = QUICK ? 1000 : 3000;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -32,43 +36,64 @@ function startServer(impl: string): Promise<{ port: number; stop(): void }> {
   });
 }
 
-/** One ping-pong connection; `count` is incremented per completed round trip. */
-function pingPong(port: number, counter: { n: number; stop: boolean }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const msg = Buffer.alloc(SIZE, 0x61);
-    const c = net.connect(port, '127.0.0.1');
-    let got = 0;
+/** 100 connections that do ping-pong while a run is on; `run(ms)` returns round trips/s. */
+async function pool(port: number): Promise<{ run(ms: number): Promise<number>; close(): void }> {
+  const msg = Buffer.alloc(SIZE, 0x61);
+  let on = false;
+  let count = 0;
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
+  const conns = await Promise.all(Array.from({ length: CLIENTS }, () => new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => resolve(c));
     c.on('error', reject);
-    c.on('connect', () => c.write(msg));
+    let got = 0;
     c.on('data', (d: Buffer) => {
       got += d.length;
       if (got < SIZE) return;
       got -= SIZE;
-      counter.n++;
-      if (counter.stop) {
-        c.destroy();
-        resolve();
-      } else c.write(msg);
+      count++;
+      if (on) c.write(msg);
+      else if (--inFlight === 0) idle?.();
     });
-  });
+  })));
+  return {
+    async run(ms) {
+      count = 0;
+      on = true;
+      inFlight = conns.length;
+      const t0 = performance.now();
+      for (const c of conns) c.write(msg);
+      await new Promise((r) => setTimeout(r, ms));
+      on = false;
+      const n = count;
+      const t1 = performance.now();
+      // Let the round trips in flight finish, so the next slice starts from a quiet server.
+      await new Promise<void>((r) => { idle = r; if (inFlight === 0) r(); });
+      idle = null;
+      return n / ((t1 - t0) / 1000);
+    },
+    close() { for (const c of conns) c.destroy(); },
+  };
 }
 
 main(async () => {
-  const variant = argValue('--variant') ?? 'kqueue';
-  const server = await startServer(variant);
+  const servers = { kqueue: await startServer('kqueue'), node: await startServer('node') };
   try {
-    const counter = { n: 0, stop: false };
-    const clients = Array.from({ length: CLIENTS }, () => pingPong(server.port, counter));
-    await new Promise((r) => setTimeout(r, WARMUP_MS));
-    const n0 = counter.n;
-    const t0 = now();
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const n1 = counter.n;
-    const t1 = now();
-    counter.stop = true;
-    await Promise.all(clients);
-    emit({ rps: (n1 - n0) / ((t1 - t0) / 1000) });
+    const pools = { kqueue: await pool(servers.kqueue.port), node: await pool(servers.node.port) };
+    await pools.kqueue.run(WARMUP_MS);
+    await pools.node.run(WARMUP_MS);
+    const samples: Record<'kqueue' | 'node', number[]> = { kqueue: [], node: [] };
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: ('kqueue' | 'node')[] = r % 2 === 0 ? ['kqueue', 'node'] : ['node', 'kqueue'];
+      for (const v of order) samples[v].push(await pools[v].run(SLICE_MS));
+      ratios.push(samples.kqueue[r]! / samples.node[r]!);
+    }
+    pools.kqueue.close();
+    pools.node.close();
+    emit({ kqueue_rps: median(samples.kqueue), node_rps: median(samples.node), ratio: median(ratios) });
   } finally {
-    server.stop();
+    servers.kqueue.stop();
+    servers.node.stop();
   }
 });

@@ -190,14 +190,15 @@ const CASES: CaseSpec[] = [
     },
     {
     name: 'echo-server',
-    description: 'TCP echo, 100 connections doing 64-byte ping-pong, server in its own process: one kevent loop (examples/echo-server.ts) vs \'data\' -> write (round trips/s)',
-    variants: ['kqueue', 'node'],
+    description: 'TCP echo, 100 connections doing 64-byte ping-pong, servers in their own processes, measured interleaved: one kevent loop (examples/echo-server.ts) vs \'data\' -> write (round trips/s)',
     rows: [
-      { key: 'kqueue.rps', label: 'kqueue: one kevent loop', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
-      { key: 'node.rps', label: 'Node: \'data\' -> write', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
+      { key: 'kqueue_rps', label: 'kqueue: one kevent loop', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
+      { key: 'node_rps', label: 'Node: \'data\' -> write', unit: 'k round trips/s', scale: 1e-3, digits: 1 },
+      { key: 'ratio', label: 'kqueue / Node, paired slices', unit: 'x', digits: 2 },
     ],
     checks: [
-      { label: 'round trips/s, kqueue / Node', num: 'kqueue.rps', den: 'node.rps', unit: 'x', op: '>=', target: 0.9 },
+      { label: 'round trips/s, kqueue / Node (paired slices)', num: 'ratio', unit: 'x', op: '>=', target: 0.9 },
+      { label: 'round trips/s, median kqueue / median Node', num: 'kqueue_rps', den: 'node_rps', unit: 'x' },
     ],
   },
   {

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import {
-  accept, EV_ADD, EV_DISABLE, EV_ENABLE, EV_EOF, EV_ERROR, EV_ONESHOT, EVFILT_READ, EVFILT_WRITE,
+  accept, EV_ADD, EV_CLEAR, EV_DISABLE, EV_ENABLE, EV_EOF, EV_ERROR, EV_ONESHOT, EVFILT_READ, EVFILT_WRITE,
   type KEvent, type KEventInit, kqueue,
 } from '../src/index.js';
 
@@ -39,10 +39,12 @@ export async function startEchoServer(options: { port?: number; host?: string; n
   function handle(ev: KEvent): void {
     if (ev.flags & EV_ERROR) return; // a change on a socket that went away meanwhile
     if (ev.ident === server) {
-      // data = connections waiting; take them all and watch each for reading.
+      // data = connections waiting; take them all and watch each for reading. EV_CLEAR (edge
+      // triggered) suffices: each read() below takes everything buffered, so only new arrivals
+      // need to wake the loop, and the harvest never re-checks drained sockets.
       for (let s = accept(server); s !== undefined; s = accept(server)) {
         open.add(s);
-        changes.push({ ident: s, filter: EVFILT_READ, flags: EV_ADD });
+        changes.push({ ident: s, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
       }
       return;
     }
@@ -64,13 +66,13 @@ export async function startEchoServer(options: { port?: number; host?: string; n
       s.destroy();
       return;
     }
-    for (let chunk = s.read() as Buffer | null; chunk !== null; chunk = s.read() as Buffer | null) {
-      if (!s.write(chunk)) {
-        // The peer is slow: stop reading until what we wrote has drained.
-        changes.push({ ident: s, filter: EVFILT_READ, flags: EV_DISABLE },
-          { ident: s, filter: EVFILT_WRITE, flags: EV_ADD | EV_ONESHOT });
-        return;
-      }
+    // ev.data bytes are buffered: one read() takes them all.
+    const chunk = ev.data === 0 ? null : s.read() as Buffer | null;
+    if (chunk !== null && !s.write(chunk)) {
+      // The peer is slow: stop reading until what we wrote has drained.
+      changes.push({ ident: s, filter: EVFILT_READ, flags: EV_DISABLE },
+        { ident: s, filter: EVFILT_WRITE, flags: EV_ADD | EV_ONESHOT });
+      return;
     }
     if (ev.flags & EV_EOF) s.end(); // everything echoed: shut our side down too
   }

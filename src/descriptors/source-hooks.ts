@@ -26,20 +26,21 @@ export interface Emitter {
 
 /**
  * Replaces the method `name` of `obj` with an own property that calls the original and then
- * `after(result)` (`this` and the arguments are passed through). Node's own code calls these
+ * `after()` (`this` and the arguments are passed through untouched). Node's own code calls these
  * methods on the instance too (destroy after an error, push from the handle), so the hook sees
  * what a listener cannot see synchronously. Returns the function that restores the object: the
  * own property is removed again, or the user's own value put back.
  */
-export function hookMethod<T extends object>(obj: T, name: string, after: (args: IArguments) => void): () => void {
+export function hookMethod<T extends object>(obj: T, name: string, after: () => void): () => void {
   const o = obj as Record<string, unknown>;
   const hadOwn = Object.prototype.hasOwnProperty.call(o, name);
   const previous = o[name] as (...args: unknown[]) => unknown;
   const hooked = function (this: unknown): unknown {
+    // Only forwarded: V8 then passes the arguments on without making an object of them (push
+    // runs for every chunk a stream receives).
     // eslint-disable-next-line prefer-rest-params
     const result = previous.apply(this, arguments as unknown as unknown[]);
-    // eslint-disable-next-line prefer-rest-params
-    after(arguments);
+    after();
     return result;
   };
   o[name] = hooked;

@@ -318,3 +318,19 @@ test('a reset connection waiting in the queue is accepted; READ then reports ECO
   const ev = await eofSeen(s);
   assert.equal(ev.fflags, ECONNRESET);
 });
+
+test('a pauseOnConnect server: accept() hands the socket out as Node made it, and READ starts it', async (t) => {
+  const kq = openKqueue(t);
+  const { server, connect } = await listening(t, 'TCP', { pauseOnConnect: true });
+  change(kq, { ident: server, filter: READ, flags: EV_ADD });
+  const c = connect();
+  c.write('paused hello');
+  await pendingReaches(kq, server, 1);
+  const s = take(t, server)!;
+  assert.equal(s.readableFlowing, false);
+  assert.equal(s.bytesRead, 0);
+  change(kq, { ident: s, filter: READ, flags: EV_ADD });
+  const ev = await buffered(s, 12);
+  assert.equal(ev.data, 12);
+  assert.equal(String(s.read()), 'paused hello');
+});

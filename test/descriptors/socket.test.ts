@@ -439,3 +439,17 @@ test('a READ knote sees each new arrival after a partial read (EV_CLEAR echo loo
   const evs = kq.keventSync(null, 10);
   assert.equal(evs.at(-1)?.ident, 'tick');
 });
+
+test('READ registered while the socket connects sees the first bytes the peer sends', async (t) => {
+  const kq = openKqueue(t);
+  const { server, port } = await (await import('../support/net.js')).tcpServer(t);
+  server.on('connection', (s: net.Socket) => { t.after(() => s.destroy()); s.end('greeting'); });
+  const c = net.connect({ port, host: '127.0.0.1' });
+  t.after(() => c.destroy());
+  change(kq, { ident: c, filter: READ, flags: EV_ADD });
+  const ev = await one(kq);
+  assert.equal(ev.ident, c);
+  assert.ok((ev.data as number) > 0);
+  await eofSeen(c);
+  assert.equal(String(c.read()), 'greeting');
+});

@@ -321,3 +321,18 @@ test('an accepted connection watched, then deleted, is left as found: the child 
   });
   assert.match(out, /got hello/);
 });
+
+test('a Writable destroyed before end() drops its knotes silently; after end() it is delivered once more', (t) => {
+  const kq = openKqueue(t);
+  const quiet = new Writable({ write(_c, _e, cb) { cb(); } });
+  const ended = new Writable({ write(_c, _e, cb) { cb(); }, autoDestroy: false });
+  change(kq, { ident: quiet, filter: WRITE, flags: EV_ADD }, { ident: ended, filter: WRITE, flags: EV_ADD });
+  assert.equal(kq.keventSync(null, 10).length, 2);
+  quiet.destroy();
+  ended.end();
+  ended.destroy();
+  const evs = kq.keventSync(null, 10);
+  assert.deepEqual(evs.map((e) => [e.ident === ended, e.flags]), [[true, EV_ADD | EV_EOF | EV_NODATA | EV_ONESHOT]]);
+  assert.equal(kq.pending, 0);
+  assert.deepEqual(kq.keventSync(null, 10), []);
+});
