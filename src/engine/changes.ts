@@ -23,6 +23,8 @@ export class ChangeBuffer {
   readonly udata: unknown[] = [];
   /** The filter table of the call being read, for filters that refuse malformed idents. */
   private sysfilt: readonly FilterOps[] = [];
+  /** Bit ~filter set when that filter has a `malformed` check (worked out once per table). */
+  private malformedSlots = 0;
 
   /**
    * Drops references to the caller's values so that a finished call retains nothing, and gives
@@ -54,19 +56,21 @@ export class ChangeBuffer {
     const udata = c.udata;
     const i = this.length;
     this.ident[i] = ident;
-    const f = this.filter[i] = readFilter(filter);
-    if (f < 0 && f >= -EVFILT_SYSCOUNT) {
-      const ops = this.sysfilt[~f]!;
-      if (ops.malformed !== undefined && ops.malformed(ident)) {
-        throw new KqueueError(EINVAL, 'a change\'s ident can never name anything for its filter');
-      }
-    }
+    const slot = ~(this.filter[i] = readFilter(filter));
+    // One bit test on the hot path; only a filter that can refuse idents is asked (SIGNAL).
+    if (slot >>> 0 < EVFILT_SYSCOUNT && (this.malformedSlots & (1 << slot)) !== 0) this.checkIdent(slot, ident);
     // EV_SYSFLAGS bits are stripped from every incoming change before it is processed.
     this.flags[i] = (flags === undefined ? 0 : readUint(flags, 0xffff, 'flags')) & ~EV_SYSFLAGS;
     this.fflags[i] = fflags === undefined ? 0 : readUint(fflags, 0xffffffff, 'fflags');
     this.data[i] = data === undefined ? 0 : readData(data);
     this.udata[i] = udata;
     this.length = i + 1;
+  }
+
+  private checkIdent(slot: number, ident: unknown): void {
+    if (this.sysfilt[slot]!.malformed!(ident)) {
+      throw new KqueueError(EINVAL, 'a change\'s ident can never name anything for its filter');
+    }
   }
 
   /**
@@ -109,7 +113,12 @@ export class ChangeBuffer {
    */
   read(changelist: unknown, sysfilt: readonly FilterOps[]): void {
     this.length = 0;
-    this.sysfilt = sysfilt;
+    if (sysfilt !== this.sysfilt) {
+      this.sysfilt = sysfilt;
+      let mask = 0;
+      for (let k = 0; k < sysfilt.length; k++) if (sysfilt[k]!.malformed !== undefined) mask |= 1 << k;
+      this.malformedSlots = mask;
+    }
     if (changelist === undefined || changelist === null) return;
     try {
       if (Array.isArray(changelist) && changelist[Symbol.iterator] === Array.prototype[Symbol.iterator]) {
