@@ -6,24 +6,14 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import {
   EBADF, ECONNREFUSED, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH,
-  EV_ENABLE, EV_ERROR, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
+  EV_ENABLE, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
   KqueueError, NOTE_LOWAT, NOTE_OOB, recvfrom,
-  type KEvent, type KEventInit, type Kqueue,
+  type KEvent, type Kqueue,
 } from '../../src/index.js';
+import { change, failure } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
 
 const READ = EVFILT_READ;
-
-function change(kq: Kqueue, ...changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-function failure(kq: Kqueue, c: KEventInit): number {
-  const evs = kq.keventSync([c], 1);
-  assert.equal(evs.length, 1);
-  assert.equal(evs[0]!.flags, EV_ERROR);
-  return evs[0]!.data as number;
-}
 
 /** A bound receiver and a sender connected to it, both closed when the test ends. */
 async function udpPair(t: TestContext): Promise<{ rx: dgram.Socket; tx: dgram.Socket }> {

@@ -7,25 +7,15 @@ import { once } from 'node:events';
 import net from 'node:net';
 import {
   accept, EADDRINUSE, EBADF, ECONNRESET, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE,
-  EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_EOF, EV_ERROR, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ,
+  EV_DISABLE, EV_DISPATCH, EV_ENABLE, EV_EOF, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ,
   EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, KqueueError, NOTE_LOWAT, NOTE_OOB, NOTE_TRIGGER,
-  type KEvent, type KEventInit, type Kqueue,
+  type KEvent, type Kqueue,
 } from '../../src/index.js';
+import { change, failure } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
 import { buffered, eofSeen, tcpServer, unixServer } from '../support/net.js';
 
 const READ = EVFILT_READ;
-
-function change(kq: Kqueue, ...changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-function failure(kq: Kqueue, c: KEventInit): number {
-  const evs = kq.keventSync([c], 1);
-  assert.equal(evs.length, 1);
-  assert.equal(evs[0]!.flags, EV_ERROR);
-  return evs[0]!.data as number;
-}
 
 interface Listening { server: net.Server; connect(): net.Socket }
 

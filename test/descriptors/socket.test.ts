@@ -7,28 +7,16 @@ import { once } from 'node:events';
 import net from 'node:net';
 import {
   EBADF, ECONNRESET, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH,
-  EV_ENABLE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_USER,
+  EV_ENABLE, EV_EOF, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_USER,
   EVFILT_VNODE, EVFILT_WRITE, NOTE_LOWAT, NOTE_OOB, NOTE_TRIGGER,
-  type KEvent, type KEventInit, type Kqueue,
+  type KEvent, type Kqueue,
 } from '../../src/index.js';
+import { change, failure } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
 import { buffered, eofSeen, type Pair, tcpPair, unixPair } from '../support/net.js';
 
 const READ = EVFILT_READ;
 const WRITE = EVFILT_WRITE;
-
-/** Applies changes without harvesting (an error would throw). */
-function change(kq: Kqueue, ...changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-/** The errno a single change fails with (its error entry is all the call returns). */
-function failure(kq: Kqueue, c: KEventInit): number {
-  const evs = kq.keventSync([c], 1);
-  assert.equal(evs.length, 1);
-  assert.equal(evs[0]!.flags, EV_ERROR);
-  return evs[0]!.data as number;
-}
 
 /** 'close' without events.once, which would reject on an 'error' emitted first. */
 function closed(s: net.Socket): Promise<void> {

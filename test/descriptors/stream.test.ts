@@ -12,26 +12,16 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   EBADF, EIO, ENOENT, EOPNOTSUPP, EPIPE, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH,
-  EV_ENABLE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE,
+  EV_ENABLE, EV_EOF, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_VNODE,
   EVFILT_WRITE, NOTE_LOWAT,
-  type KEvent, type KEventInit, type Kqueue,
+  type KEvent, type Kqueue,
 } from '../../src/index.js';
+import { change, failure } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
 import { buffered, eofSeen } from '../support/net.js';
 
 const READ = EVFILT_READ;
 const WRITE = EVFILT_WRITE;
-
-function change(kq: Kqueue, ...changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-function failure(kq: Kqueue, c: KEventInit): number {
-  const evs = kq.keventSync([c], 1);
-  assert.equal(evs.length, 1);
-  assert.equal(evs[0]!.flags, EV_ERROR);
-  return evs[0]!.data as number;
-}
 
 async function one(kq: Kqueue): Promise<KEvent> {
   const evs = await kq.kevent(null, 10, 5000);
