@@ -1303,8 +1303,8 @@ async function finish(ctx: Ctx): Promise<void> {
       }
     }
   }
-  const timers = (clock as unknown as { timers?: { live?: unknown } }).timers?.live;
-  if (typeof timers === 'number' && timers !== 0) ctx.failures.push(`${timers} timer entries stay armed on the clock after every kqueue closed`);
+  const timers = (clock as unknown as { liveTimers: number }).liveTimers;
+  if (timers !== 0) ctx.failures.push(`${timers} timer entries stay armed on the clock after every kqueue closed`);
   if (liveTimerCount() !== ctx.timersAtStart) ctx.failures.push(`live timer count is ${liveTimerCount()} after closing every kqueue (${ctx.timersAtStart} when the run began)`);
 }
 

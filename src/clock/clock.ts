@@ -3,9 +3,9 @@ import { type TimeoutEntry, TimeoutHeap } from './timeout-heap.js';
 
 /**
  * A source of time for EVFILT_TIMER and kevent timeouts, in milliseconds. Each clock drives all
- * of its deadlines from one place (one host timer for the real clock): timers in a `TimerQueues`
- * per handler (in practice one: the timer filter's), waits in a `TimeoutHeap`. It knows nothing
- * of knotes: a timer is any entry, armed with the handler that is told when it expires.
+ * of its deadlines from one place (one host timer for the real clock): timers in a `TimerQueues`,
+ * waits in a `TimeoutHeap`. It knows nothing of knotes: a timer is any entry, armed with the
+ * handler that is told when it expires.
  */
 export abstract class Clock {
   /** Only a constructed clock has this; a prototype-made look-alike does not. */
@@ -16,8 +16,8 @@ export abstract class Clock {
     return typeof value === 'object' && value !== null && #brand in value;
   }
 
-  /** @internal one TimerQueues per handler that armed timers here. */
-  private readonly timerSets: TimerQueues<unknown>[] = [];
+  /** @internal the timers, created on the first arm with the handler of every entry. */
+  private timers: TimerQueues<unknown> | null = null;
   /** @internal */
   private readonly timeouts = new TimeoutHeap();
 
@@ -27,7 +27,10 @@ export abstract class Clock {
   /** @internal make sure the earliest deadline will be served. */
   protected abstract schedule(): void;
 
-  /** @internal arms `entry` to expire `period` ms from now; `handler` is told when it does. */
+  /**
+   * @internal arms `entry` to expire `period` ms from now; `handler` is told when it does. A clock
+   * serves one handler (the timer filter's), so that an entry costs it nothing but its slot.
+   */
   armTimer<T>(entry: T, period: number, handler: TimerHandler<T>): void {
     const deadline = this.now() + period;
     this.timersOf(handler).arm(entry, period, deadline);
@@ -41,28 +44,15 @@ export abstract class Clock {
     if (q.live === 0) this.idle();
   }
 
-  /** @internal live timers of every handler, for leak checks. */
+  /** @internal live timer entries, for leak checks. */
   get liveTimers(): number {
-    let n = 0;
-    for (const q of this.timerSets) n += q.live;
-    return n;
+    return this.timers === null ? 0 : this.timers.live;
   }
 
   private timersOf<T>(handler: TimerHandler<T>): TimerQueues<T> {
-    const sets = this.timerSets as TimerQueues<T>[];
-    for (let i = 0; i < sets.length; i++) if (sets[i]!.handler === handler) return sets[i]!;
-    const q = new TimerQueues(handler);
-    sets.push(q);
+    const q = (this.timers ??= new TimerQueues(handler as TimerHandler<unknown>)) as TimerQueues<T>;
+    if (q.handler !== handler) throw new Error('a Clock serves the timers of one handler');
     return q;
-  }
-
-  /** The timer queue with the earliest deadline, or null when no timer is armed. */
-  private earliestTimers(): TimerQueues<unknown> | null {
-    const sets = this.timerSets;
-    if (sets.length === 1) return sets[0]!;
-    let best: TimerQueues<unknown> | null = null;
-    for (const q of sets) if (best === null || q.nextDeadline() < best.nextDeadline()) best = q;
-    return best;
   }
 
   /** @internal */
@@ -87,7 +77,7 @@ export abstract class Clock {
 
   /** @internal the earliest pending deadline (timer or timeout), or Infinity. */
   nextDeadline(): number {
-    const q = this.earliestTimers();
+    const q = this.timers;
     return Math.min(q === null ? Infinity : q.nextDeadline(), this.timeouts.nextDeadline());
   }
 
@@ -98,24 +88,17 @@ export abstract class Clock {
    */
   protected runDue(limit: number, catchUp: boolean, at: (d: number) => number): void {
     for (;;) {
-      const q = this.earliestTimers();
+      const q = this.timers;
       const td = q === null ? Infinity : q.nextDeadline();
       const wd = this.timeouts.nextDeadline();
       if (td > limit && wd > limit) return;
       if (td <= wd) {
-        // Served up to the next deadline of anything else, so that order holds across sets.
-        q!.expireDue(Math.min(limit, wd, this.otherTimersDeadline(q!)), catchUp, at);
+        q!.expireDue(Math.min(limit, wd), catchUp, at);
       } else {
         const e = this.timeouts.popDue(limit)!;
         at(e.deadline);
         e.onTimeout();
       }
     }
-  }
-
-  private otherTimersDeadline(q: TimerQueues<unknown>): number {
-    let d = Infinity;
-    for (const o of this.timerSets) if (o !== q && o.nextDeadline() < d) d = o.nextDeadline();
-    return d;
   }
 }
