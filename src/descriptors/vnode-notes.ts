@@ -20,8 +20,10 @@ export interface VnodeStat {
  * - the link count: up is NOTE_LINK (link(2)), down is NOTE_DELETE (unlink(2), or replaced by a
  *   rename); for a directory, 0 is NOTE_DELETE (rmdir) and any other change is NOTE_LINK (a
  *   subdirectory made, removed or moved);
- * - the size of a file: grown is NOTE_WRITE|NOTE_EXTEND; shrunk is a truncation, NOTE_ATTRIB (as
- *   UFS posts it);
+ * - the size of a file: grown is NOTE_WRITE|NOTE_EXTEND; shrunk is a truncation, NOTE_WRITE (as
+ *   DragonFly's tmpfs posts it) with NOTE_ATTRIB (as its UFS does): a rewrite shorter (O_TRUNC then
+ *   a write, `fs.writeFileSync`, `echo x > f`) is seen in one look as a shrink, and its write must
+ *   not be lost to a knote that watches NOTE_WRITE;
  * - the modification time: a write sets mtime and ctime to one same instant; utimes(2) sets mtime
  *   to a given time, usually in the past, or sets atime and mtime to one given time with ctime
  *   apart (fs.utimes). So a new mtime is a write (for a directory: an entry added, removed or
@@ -59,7 +61,7 @@ export function vnodeNotes(p: VnodeStat, c: VnodeStat, isDir: boolean, renamed: 
   } else if (c.size > p.size) {
     notes |= NOTE_WRITE | NOTE_EXTEND;
   } else if (c.size < p.size) {
-    notes |= NOTE_ATTRIB;
+    notes |= NOTE_WRITE | NOTE_ATTRIB;
     wrote = false;
   } else if (wrote) {
     notes |= NOTE_WRITE;
