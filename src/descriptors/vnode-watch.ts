@@ -7,7 +7,7 @@ import {
 import { Klist, postKnote } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { errnoFromCode } from '../errno.js';
-import { HAS_PROC, O_WATCH, fdPath } from './proc-self.js';
+import { HAS_PROC, O_WATCH, dropReserve, fdPath, holdReserve } from './proc-self.js';
 import { trackMount, untrackMount } from './vnode-mount.js';
 import { type VnodeStat, vnodeNotes } from './vnode-notes.js';
 
@@ -537,6 +537,7 @@ function forget(vn: Vnode): void {
   if (inDev === undefined || inDev.get(vn.ino) !== vn) return;
   inDev.delete(vn.ino);
   total--;
+  dropReserve();
   if (inDev.size === 0) vnodes.delete(vn.dev);
 }
 
@@ -576,6 +577,7 @@ function adopt(fd: number): Vnode | number {
   if (inDev === undefined) vnodes.set(st.dev, (inDev = new Map()));
   inDev.set(st.ino, vn);
   total++;
+  holdReserve();
   trackMount(vn);
   return vn;
 }

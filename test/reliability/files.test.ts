@@ -12,14 +12,14 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  EV_ADD, EV_CLEAR, EVFILT_READ, EVFILT_VNODE,
+  EMFILE, EV_ADD, EV_CLEAR, EV_ERROR, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
   NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE, tunables,
   type Ident, type Kqueue,
 } from '../../src/index.js';
 import { vnodeCount } from '../../src/descriptors/vnode-watch.js';
 import { change } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
-import { harvestUntil, nextEvent, tempDir } from '../support/files.js';
+import { BUILD_SRC, childReport, harvestUntil, nextEvent, runChild, tempDir } from '../support/files.js';
 
 const ALL = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_REVOKE;
 
@@ -113,4 +113,85 @@ test('rewritten shorter in place (O_TRUNC then write, as fs.writeFileSync and `e
   }
   execFileSync('sh', ['-c', 'echo x > "$1"', 'sh', f]);
   for (const ident of all) await harvestUntil(kq, ident, EVFILT_VNODE, NOTE_WRITE);
+});
+
+test('the descriptor limit reached: EMFILE as an EV_ERROR entry; the other knotes keep firing (READ too); nothing leaks; freed descriptors make it work again', async (t) => {
+  const dir = tempDir(t, 'kqueue-emfile-');
+  for (const n of ['a', 'b', 'c', 'd']) fs.writeFileSync(join(dir, n), '0123');
+  // A child whose limit is low (Node raises the soft limit to the hard one: set both). It fills
+  // every free descriptor before registering, so the library's own descriptor cannot be had.
+  const r = await runChild(dir, `
+    import fsp from 'node:fs/promises';
+    import { vnodeCount } from ${JSON.stringify(BUILD_SRC + 'descriptors/vnode-watch.js')};
+    const dir = ${JSON.stringify(dir)};
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const at = (n) => dir + '/' + n;
+    // libuv keeps its inotify descriptor once made: make it before the baseline.
+    fs.watch(dir).close();
+    const baseline = fds();
+    const kq = K.kqueue();
+    const a = fs.openSync(at('a'), 'r+'), a2 = fs.openSync(at('a'), 'r'), c = fs.openSync(at('c'), 'r+');
+    const bh = await fsp.open(at('b'), 'r+'), dh = await fsp.open(at('d'), 'r');
+    const V = (ident) => ({ ident, filter: K.EVFILT_VNODE, flags: K.EV_ADD | K.EV_CLEAR, fflags: K.NOTE_WRITE });
+    const R = (ident) => ({ ident, filter: K.EVFILT_READ, flags: K.EV_ADD | K.EV_CLEAR });
+    const W = (ident) => ({ ident, filter: K.EVFILT_WRITE, flags: K.EV_ADD | K.EV_CLEAR });
+    const before = kq.keventSync([V(at('a')), R(a), W(a), V(bh)], 8).map((e) => [e.filter, e.data]);
+    const fill = [];
+    let code = null;
+    try { for (;;) fill.push(fs.openSync('/dev/null', 'r')); } catch (e) { code = e.code; }
+    const vnodesAtLimit = vnodeCount();
+    // New inodes need a descriptor of the library's: EMFILE, for every ident and filter.
+    const refused = kq.keventSync([V(at('c')), V(c), R(c), W(c), V(dh), R(dh)], 8).map((e) => [e.flags, e.data]);
+    // Another knote on an inode already watched needs none.
+    const shared = kq.keventSync([R(a2)], 8).map((e) => [e.filter, e.data]);
+    // Writes through descriptors opened before: every knote reports, READ with its data.
+    fs.writeSync(a, 'xy', 4);
+    await bh.write('z', 0, 'latin1');
+    const seen = new Map();
+    const deadline = Date.now() + 5000;
+    while (seen.size < 5 && Date.now() < deadline) {
+      for (const e of await kq.kevent(null, 16, deadline - Date.now())) {
+        seen.set((typeof e.ident === 'object' ? 'bh' : e.ident === a ? 'a' : e.ident === a2 ? 'a2' : e.ident) + '/' + e.filter, [e.flags, e.fflags, e.data]);
+      }
+    }
+    const vnodesAfterFaults = vnodeCount();
+    for (const f of fill) fs.closeSync(f);
+    // Room again: the refused registrations work and fire.
+    const retried = kq.keventSync([V(at('c')), V(c), R(c), V(dh), R(dh)], 0).map((e) => [e.filter, e.data]);
+    kq.keventSync(null, 16); // READ on c and dh are ready at once
+    fs.writeSync(c, 'w', 4);
+    const late = new Set();
+    const deadline2 = Date.now() + 5000;
+    while (late.size < 2 && Date.now() < deadline2) {
+      for (const e of await kq.kevent(null, 16, deadline2 - Date.now())) late.add(String(e.ident === c ? 'c' : e.ident) + '/' + e.filter);
+    }
+    kq.close();
+    fs.closeSync(a); fs.closeSync(a2); fs.closeSync(c); await bh.close(); await dh.close();
+    console.log(JSON.stringify({
+      code, fill: fill.length, before, refused, shared, seen: [...seen], vnodesAtLimit, vnodesAfterFaults, retried,
+      late: [...late].sort(), leaked: fds() - baseline, vnodes: vnodeCount(),
+    }));
+  `, { wrapper: ['prlimit', '--nofile=64:64'] });
+  const out = childReport<{
+    code: string; fill: number; before: [number, number][]; refused: [number, number][]; shared: unknown[];
+    seen: [string, [number, number, number]][]; vnodesAtLimit: number; vnodesAfterFaults: number;
+    retried: unknown[]; late: string[]; leaked: number; vnodes: number;
+  }>(r);
+  assert.equal(out.code, 'EMFILE');
+  assert.ok(out.fill > 0);
+  assert.deepEqual(out.before, [[EVFILT_READ, 4], [EVFILT_WRITE, 0]], 'READ and WRITE ready at once, harvested');
+  assert.deepEqual(out.refused, Array.from({ length: 6 }, () => [EV_ERROR, EMFILE]));
+  assert.deepEqual(out.shared, [[EVFILT_READ, 4]], 'a second READ knote on a watched inode: registered, and ready');
+  assert.equal(out.vnodesAtLimit, 2);
+  assert.equal(out.vnodesAfterFaults, 2, 'nothing was kept of the refused registrations');
+  const seen = new Map(out.seen);
+  assert.deepEqual(seen.get(`${join(dir, 'a')}/${EVFILT_VNODE}`), [EV_ADD | EV_CLEAR, NOTE_WRITE | NOTE_EXTEND, 0]);
+  assert.deepEqual(seen.get(`a/${EVFILT_READ}`), [EV_ADD | EV_CLEAR, 0, 6], 'READ at the limit: the position is still read');
+  assert.deepEqual(seen.get(`a2/${EVFILT_READ}`), [EV_ADD | EV_CLEAR, 0, 6], 'READ registered at the limit');
+  assert.deepEqual(seen.get(`a/${EVFILT_WRITE}`), [EV_ADD | EV_CLEAR, 0, 0]);
+  assert.deepEqual(seen.get(`bh/${EVFILT_VNODE}`), [EV_ADD | EV_CLEAR, NOTE_WRITE, 0]);
+  assert.deepEqual(out.retried, []);
+  assert.deepEqual(out.late, [`c/${EVFILT_READ}`, `c/${EVFILT_VNODE}`, `${join(dir, 'c')}/${EVFILT_VNODE}`].sort());
+  assert.equal(out.leaked, 0, 'descriptors left open after close');
+  assert.equal(out.vnodes, 0);
 });

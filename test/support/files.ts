@@ -146,7 +146,7 @@ export function inotifyWatches(): number {
 export interface ChildResult { code: number | null; killed: boolean; stdout: string; stderr: string }
 
 /** The library's entry point and its built sources, for a child's script to import. */
-export const BUILD_SRC = pathToFileURL(realpathSync(new URL('../../src/', import.meta.url))).href;
+export const BUILD_SRC = pathToFileURL(realpathSync(new URL('../../src/', import.meta.url))).href + '/';
 
 /**
  * Runs `body` as an ES module (with `K`, the library, and `fs` imported) in a child `node`,
