@@ -12,14 +12,16 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  EMFILE, EV_ADD, EV_CLEAR, EV_ERROR, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
+  EMFILE, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
   NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE, tunables,
   type Ident, type Kqueue,
 } from '../../src/index.js';
 import { vnodeCount } from '../../src/descriptors/vnode-watch.js';
 import { change } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
-import { BUILD_SRC, childReport, harvestUntil, nextEvent, runChild, tempDir } from '../support/files.js';
+import {
+  BUILD_SRC, assertError, childReport, harvestUntil, nextEvent, openFds, runChild, tempDir, tmpfs,
+} from '../support/files.js';
 
 const ALL = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_REVOKE;
 
@@ -194,4 +196,95 @@ test('the descriptor limit reached: EMFILE as an EV_ERROR entry; the other knote
   assert.deepEqual(out.late, [`c/${EVFILT_READ}`, `c/${EVFILT_VNODE}`, `${join(dir, 'c')}/${EVFILT_VNODE}`].sort());
   assert.equal(out.leaked, 0, 'descriptors left open after close');
   assert.equal(out.vnodes, 0);
+});
+
+/** The mount id a descriptor was opened through (fdinfo's mnt_id). */
+function mountOf(fd: number | string): number {
+  const m = /^mnt_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  return m === null ? -1 : Number(m[1]);
+}
+
+/** How many of this process's descriptors are open on mount `id`. */
+function heldOn(id: number): number {
+  let n = 0;
+  for (const fd of openFds().keys()) {
+    try {
+      if (mountOf(fd) === id) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+test('the filesystem unmounted (a real tmpfs, umount -l): NOTE_REVOKE to every knote, deleted files included; nothing more after; a later registration on its descriptors is revoked too', async (t) => {
+  const mnt = tmpfs(t);
+  if (mnt === null) return;
+  const kq = openKqueue(t);
+  const f = join(mnt, 'f');
+  const gone = join(mnt, 'gone');
+  const sub = join(mnt, 'sub');
+  fs.writeFileSync(f, 'data');
+  fs.writeFileSync(gone, '');
+  fs.mkdirSync(sub);
+  const { fd, fh } = await idents(t, f);
+  const elsewhere = join(tempDir(t), 'e');
+  fs.writeFileSync(elsewhere, '');
+  change(kq,
+    { ident: f, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE | NOTE_REVOKE },
+    { ident: fd, filter: EVFILT_VNODE, flags: EV_ADD, fflags: NOTE_WRITE | NOTE_REVOKE },
+    { ident: fh, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE },
+    { ident: sub, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: ALL },
+    { ident: gone, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: ALL },
+    { ident: elsewhere, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE },
+  );
+  fs.unlinkSync(gone);
+  assert.equal((await harvestUntil(kq, gone, EVFILT_VNODE, NOTE_DELETE)).fflags, NOTE_DELETE);
+  change(kq, { ident: fh, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR }, { ident: fd, filter: EVFILT_WRITE, flags: EV_ADD | EV_CLEAR });
+  assert.deepEqual(kq.keventSync(null, 8).map((e) => [name(e.ident), e.filter, e.data]), [['FileHandle', EVFILT_READ, 4], ['fd', EVFILT_WRITE, 0]]);
+  const id = mountOf(fd);
+
+  execFileSync('umount', ['-l', mnt]);
+  const revoked = (ident: Ident, filter: number, fflags: number, flags: number): Promise<void> =>
+    nextEvent(kq, ident, filter).then((ev) => {
+      assert.deepEqual([ev.fflags, ev.flags], [fflags, flags], `${name(ident)} ${filter}: ${JSON.stringify(ev)}`);
+    });
+  const EOF = EV_EOF | EV_NODATA;
+  await revoked(f, EVFILT_VNODE, NOTE_REVOKE, EV_ADD | EV_CLEAR | EOF);
+  await revoked(fd, EVFILT_VNODE, NOTE_REVOKE, EV_ADD | EOF);
+  await revoked(fh, EVFILT_VNODE, 0, EV_ADD | EV_CLEAR | EOF);
+  await revoked(sub, EVFILT_VNODE, NOTE_REVOKE, EV_ADD | EV_CLEAR | EOF);
+  await revoked(gone, EVFILT_VNODE, NOTE_REVOKE, EV_ADD | EV_CLEAR | EOF);
+  await revoked(fh, EVFILT_READ, 0, EV_ADD | EV_CLEAR | EOF | EV_ONESHOT);
+  await revoked(fd, EVFILT_WRITE, 0, EV_ADD | EV_CLEAR | EOF | EV_ONESHOT);
+  // The library let go of the filesystem at once: only the user's fd and FileHandle hold it.
+  assert.equal(heldOn(id), 2);
+
+  // The detached file is still writable through the user's descriptors: nothing is reported of it
+  // (no watch is left), as a later change elsewhere, seen first, shows.
+  fs.writeSync(fd, 'more', 4);
+  fs.appendFileSync(elsewhere, 'x');
+  await harvestUntil(kq, elsewhere, EVFILT_VNODE, NOTE_WRITE);
+  const rest = kq.keventSync(null, 16);
+  assert.deepEqual(rest.map((e) => [name(e.ident), e.fflags]), [['fd', NOTE_REVOKE]], 'only the level knote, still ready');
+  // The name now leads into the empty mount point: once its knote is deleted, adding it again is
+  // ENOENT (a second EV_ADD would only modify the knote). A descriptor of the detached filesystem
+  // can be registered (regression: the watch was tried through its name and failed ENOENT), and
+  // is revoked at once (regression: it stayed watched for ever, its mount already gone).
+  const refused = kq.keventSync([
+    { ident: f, filter: EVFILT_VNODE, flags: EV_DELETE },
+    { ident: f, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE },
+  ], 8);
+  assertError(refused.find((e) => (e.flags & EV_ERROR) !== 0), ENOENT);
+  const fd2 = fs.openSync(`/proc/self/fd/${fd}`, 'r');
+  t.after(() => fs.closeSync(fd2));
+  change(kq,
+    { ident: fd2, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: NOTE_WRITE | NOTE_REVOKE },
+    { ident: fd2, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR },
+  );
+  await revoked(fd2, EVFILT_VNODE, NOTE_REVOKE, EV_ADD | EV_CLEAR | EOF);
+  await revoked(fd2, EVFILT_READ, 0, EV_ADD | EV_CLEAR | EOF | EV_ONESHOT);
+  assert.equal(heldOn(id), 3, 'the user\'s three descriptors, none of the library\'s');
+  kq.close();
+  assert.equal(vnodeCount(), 0);
 });
