@@ -28,7 +28,9 @@ export interface VnodeStat {
  *   to a given time, usually in the past, or sets atime and mtime to one given time with ctime
  *   apart (fs.utimes). So a new mtime is a write (for a directory: an entry added, removed or
  *   renamed), unless it went back before the previous ctime, or atime moved to the very same
- *   value while ctime differs, which is NOTE_ATTRIB. `touch` (all three set to now) cannot be told
+ *   value while ctime differs and the link count did not change, which is NOTE_ATTRIB (a link
+ *   count change moves ctime on its own: `rm -rf` reads a directory, empties it within the same
+ *   clock tick, so atime = mtime, then removes it later, which is no utimes). `touch` (all three set to now) cannot be told
  *   from a write followed by a read within one clock tick, and is reported as the write it may be;
  * - mode, owner or group changed: NOTE_ATTRIB;
  * - a ctime that nothing above accounts for (chmod to the same mode, an extended attribute, a
@@ -53,7 +55,9 @@ export function vnodeNotes(p: VnodeStat, c: VnodeStat, isDir: boolean, renamed: 
   let setTimes = false;
   if (c.mtimeMs !== p.mtimeMs) {
     if (c.mtimeMs < p.ctimeMs) setTimes = true;
-    else setTimes = c.atimeMs !== p.atimeMs && c.atimeMs === c.mtimeMs && c.mtimeMs !== c.ctimeMs;
+    else {
+      setTimes = c.nlink === p.nlink && c.atimeMs !== p.atimeMs && c.atimeMs === c.mtimeMs && c.mtimeMs !== c.ctimeMs;
+    }
     wrote = !setTimes;
   }
   if (isDir) {

@@ -12,10 +12,11 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  EMFILE, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
+  EBADF, EMFILE, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
   NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE, tunables,
   type Ident, type Kqueue,
 } from '../../src/index.js';
+import { vnodeNotes } from '../../src/descriptors/vnode-notes.js';
 import { vnodeCount } from '../../src/descriptors/vnode-watch.js';
 import { change } from '../support/changes.js';
 import { openKqueue } from '../support/open.js';
@@ -23,6 +24,7 @@ import {
   BUILD_SRC, assertError, childReport, harvestUntil, nextEvent, openFds, runChild, tempDir, tmpfs,
 } from '../support/files.js';
 
+const APPEND = NOTE_WRITE | NOTE_EXTEND;
 const ALL = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_REVOKE;
 
 const savedPoll = tunables.vnode_mount_poll_ms;
@@ -287,4 +289,154 @@ test('the filesystem unmounted (a real tmpfs, umount -l): NOTE_REVOKE to every k
   assert.equal(heldOn(id), 3, 'the user\'s three descriptors, none of the library\'s');
   kq.close();
   assert.equal(vnodeCount(), 0);
+});
+
+/** Links of this process's descriptors that name `f`, deleted. */
+function heldDeleted(f: string): number {
+  return [...openFds().values()].filter((target) => target === `${f} (deleted)`).length;
+}
+
+test('deleted: NOTE_DELETE by path, fd and FileHandle; later writes and chmods through a descriptor are still reported; the space goes with the last knote', async (t) => {
+  const kq = openKqueue(t);
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  fs.writeFileSync(f, 'abc');
+  const { fd, fh, all } = await idents(t, f);
+  watchAll(kq, all);
+  change(kq, { ident: fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR }, { ident: fh, filter: EVFILT_WRITE, flags: EV_ADD | EV_CLEAR });
+  kq.keventSync(null, 8); // READ (3 bytes) and WRITE are ready at once
+
+  fs.unlinkSync(f);
+  await exactly(kq, all, NOTE_DELETE, () => fs.writeSync(fd, 'd', 3), APPEND, 'unlink, then a write through the fd');
+  assert.equal((await nextEvent(kq, fd, EVFILT_READ)).data, 4, 'READ sees the write to the deleted file');
+  assert.equal((await nextEvent(kq, fh, EVFILT_WRITE)).flags & EV_EOF, 0);
+  await fh.chmod(0o600);
+  for (const ident of all) assert.equal((await harvestUntil(kq, ident, EVFILT_VNODE, NOTE_ATTRIB)).fflags, NOTE_ATTRIB);
+
+  // Its name is free: a new file there is not the knotes' file (the path knote stays on the old
+  // inode); the same path is registered again only after EV_DELETE.
+  fs.writeFileSync(f, 'another file');
+  fs.appendFileSync(f, '!');
+  await exactly(kq, all, 0, () => fs.writeSync(fd, 'e', 4), APPEND, 'a new file under the old name');
+  change(kq, { ident: f, filter: EVFILT_VNODE, flags: EV_DELETE }, { ident: f, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: ALL });
+  fs.appendFileSync(f, '?');
+  assert.equal((await harvestUntil(kq, f, EVFILT_VNODE, NOTE_WRITE)).fflags, APPEND);
+
+  // The deleted inode is held by the user's two descriptors and the library's one; once the user
+  // closed theirs, the library's goes with the last knote on it.
+  fs.closeSync(fd);
+  await fh.close();
+  assert.equal(heldDeleted(f), 1, 'the library holds the deleted file while a knote watches it');
+  // The FileHandle's close dropped its knotes; the numeric fd's close is noticed when its number is
+  // used again (EBADF) — here by EV_DELETE, which drops its knotes first.
+  assertError(kq.keventSync([{ ident: fd, filter: EVFILT_VNODE, flags: EV_DELETE }], 1)[0], EBADF);
+  assert.equal(heldDeleted(f), 0, 'the deleted file\'s space is freed with its last knote');
+  assert.equal(vnodeCount(), 1, 'only the new file under the name is watched');
+});
+
+test('renamed, within its directory and to another: NOTE_RENAME; path, fd and FileHandle knotes follow the inode; READ is unaffected', async (t) => {
+  const kq = openKqueue(t);
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  fs.writeFileSync(f, 'abc');
+  const { fd, fh, all } = await idents(t, f);
+  watchAll(kq, all);
+  change(kq, { ident: fh, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
+  assert.equal((await nextEvent(kq, fh, EVFILT_READ)).data, 3);
+
+  const g = join(dir, 'g');
+  fs.renameSync(f, g);
+  await exactly(kq, all, NOTE_RENAME, () => fs.appendFileSync(g, 'd'), APPEND, 'renamed in its directory, then written under the new name');
+  assert.equal((await nextEvent(kq, fh, EVFILT_READ)).data, 4);
+  const other = tempDir(t);
+  const h = join(other, 'h');
+  fs.renameSync(g, h);
+  await exactly(kq, all, NOTE_RENAME, () => fs.chmodSync(h, 0o640), NOTE_ATTRIB, 'moved to another directory');
+  // A new file under the first name is not theirs.
+  fs.writeFileSync(f, 'new');
+  fs.appendFileSync(f, 'more');
+  await exactly(kq, all, 0, () => fs.writeSync(fd, 'e', 4), APPEND, 'a new file under the old name');
+  // The path knote is still found by its first name; the name, added again, is the new file.
+  change(kq, { ident: f, filter: EVFILT_VNODE, flags: EV_DELETE }, { ident: f, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: ALL });
+  fs.appendFileSync(h, 'to the moved file');
+  fs.appendFileSync(f, 'to the new file');
+  await harvestUntil(kq, fd, EVFILT_VNODE, NOTE_WRITE);
+  await harvestUntil(kq, f, EVFILT_VNODE, NOTE_WRITE);
+  assert.equal(vnodeCount(), 2);
+});
+
+test('replaced by a rename over it: the old inode\'s knotes (fd, FileHandle, path) get NOTE_DELETE and never report the new file; READ stays on the old data', async (t) => {
+  const kq = openKqueue(t);
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  fs.writeFileSync(f, 'old');
+  const { fd, all } = await idents(t, f);
+  watchAll(kq, all);
+  change(kq, { ident: fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
+  assert.equal((await nextEvent(kq, fd, EVFILT_READ)).data, 3);
+
+  const tmp = join(dir, '.f.new');
+  fs.writeFileSync(tmp, 'the new version, longer');
+  change(kq, { ident: tmp, filter: EVFILT_VNODE, flags: EV_ADD | EV_CLEAR, fflags: ALL });
+  fs.renameSync(tmp, f);
+  assert.equal((await harvestUntil(kq, tmp, EVFILT_VNODE, NOTE_RENAME)).fflags, NOTE_RENAME, 'the moved file');
+  // Writes to the new file come before this write to the old inode: none may reach the old knotes.
+  fs.appendFileSync(f, ' and more');
+  fs.chmodSync(f, 0o600);
+  await exactly(kq, all, NOTE_DELETE, () => fs.writeSync(fd, '!', 3), APPEND, 'replaced, then the new file written');
+  assert.equal((await nextEvent(kq, fd, EVFILT_READ)).data, 4, 'READ: the old file, with its own write');
+  assert.equal((await harvestUntil(kq, tmp, EVFILT_VNODE, NOTE_ATTRIB)).fflags, APPEND | NOTE_ATTRIB, 'the new file: its knote has them');
+});
+
+test('its directory removed (rm -rf): the file\'s knotes get NOTE_DELETE, the directory\'s (path, fd, FileHandle) NOTE_DELETE, the parent\'s NOTE_WRITE|NOTE_LINK', async (t) => {
+  const kq = openKqueue(t);
+  const top = tempDir(t);
+  const d = join(top, 'd');
+  fs.mkdirSync(join(d, 'inner'), { recursive: true });
+  const f = join(d, 'f');
+  fs.writeFileSync(f, 'x');
+  const file = await idents(t, f);
+  const dfd = fs.openSync(d, 'r');
+  t.after(() => fs.closeSync(dfd));
+  const dfh = await fsp.open(d, 'r');
+  t.after(() => dfh.close());
+  const dirs = [d, dfd, dfh];
+  watchAll(kq, [...file.all, ...dirs, top]);
+  change(kq, { ident: file.fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
+  assert.equal((await nextEvent(kq, file.fd, EVFILT_READ)).data, 1);
+
+  fs.rmSync(d, { recursive: true });
+  for (const ident of file.all) assert.equal((await harvestUntil(kq, ident, EVFILT_VNODE, NOTE_DELETE)).fflags, NOTE_DELETE, name(ident));
+  // The directory also lost its subdirectory and its file first (NOTE_WRITE|NOTE_LINK), merged or not.
+  for (const ident of dirs) {
+    const { fflags } = await harvestUntil(kq, ident, EVFILT_VNODE, NOTE_DELETE);
+    assert.equal(fflags & ~(NOTE_WRITE | NOTE_LINK), NOTE_DELETE, `${name(ident)}: 0x${fflags.toString(16)}`);
+  }
+  assert.equal((await harvestUntil(kq, top, EVFILT_VNODE, NOTE_WRITE | NOTE_LINK)).fflags, NOTE_WRITE | NOTE_LINK);
+  // The file lives on through the descriptors: a write is still reported, and READ sees it.
+  await exactly(kq, file.all, 0, () => fs.writeSync(file.fd, 'y', 1), APPEND, 'a write to the orphaned file');
+  assert.equal((await nextEvent(kq, file.fd, EVFILT_READ)).data, 2);
+  // The names made again are other files: nothing reaches the old knotes (checked by a change
+  // the old directory's knotes see after it).
+  fs.mkdirSync(d);
+  fs.writeFileSync(f, 'new');
+  await exactly(kq, file.all, 0, () => fs.writeSync(file.fd, 'z', 2), APPEND, 'the names made again');
+  await exactly(kq, [top], NOTE_WRITE | NOTE_LINK, () => fs.writeFileSync(join(top, 'later'), ''), NOTE_WRITE, 'the parent');
+  await dfh.chmod(0o700);
+  for (const ident of dirs) assert.equal((await harvestUntil(kq, ident, EVFILT_VNODE, NOTE_ATTRIB)).fflags, NOTE_ATTRIB, name(ident));
+});
+
+test('a directory listed, emptied and removed within one look (rm -rf) is not mistaken for a utimes: no NOTE_ATTRIB', () => {
+  // Regression, from the stats seen on ext4: the listing set atime and the removal of the entries
+  // set mtime in the same clock tick (atime = mtime), then rmdir moved ctime alone, which looked
+  // like utimes setting atime and mtime to one given time. A link count change explains ctime.
+  const before = { size: 4096, atimeMs: 1000.5, mtimeMs: 1004.25, ctimeMs: 1004.25, nlink: 3, mode: 0o40755, uid: 0, gid: 0 };
+  const after = { ...before, size: 0, atimeMs: 1076.5, mtimeMs: 1076.5, ctimeMs: 1088.5, nlink: 0 };
+  assert.equal(vnodeNotes(before, after, true, false), NOTE_DELETE | NOTE_WRITE);
+  // The same for a file written, read and unlinked within one look.
+  const file = { size: 1, atimeMs: 1000.5, mtimeMs: 1000.5, ctimeMs: 1000.5, nlink: 1, mode: 0o100644, uid: 0, gid: 0 };
+  assert.equal(vnodeNotes(file, { ...file, size: 2, atimeMs: 1020, mtimeMs: 1020, ctimeMs: 1030, nlink: 0 }, false, false),
+    NOTE_DELETE | APPEND);
+  // utimes itself (the link count unchanged) is still NOTE_ATTRIB.
+  assert.equal(vnodeNotes(file, { ...file, atimeMs: 5000, mtimeMs: 5000, ctimeMs: 1040 }, false, false), NOTE_ATTRIB);
 });
