@@ -7,12 +7,12 @@
 // that must be reported after it.
 import { after, before, beforeEach, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  EBADF, EMFILE, ENOENT, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
+  EACCES, EBADF, EMFILE, ENOENT, ENOSPC, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EVFILT_READ, EVFILT_VNODE, EVFILT_WRITE,
   NOTE_ATTRIB, NOTE_DELETE, NOTE_EXTEND, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE, NOTE_WRITE, tunables,
   type Ident, type Kqueue,
 } from '../../src/index.js';
@@ -439,4 +439,184 @@ test('a directory listed, emptied and removed within one look (rm -rf) is not mi
     NOTE_DELETE | APPEND);
   // utimes itself (the link count unchanged) is still NOTE_ATTRIB.
   assert.equal(vnodeNotes(file, { ...file, atimeMs: 5000, mtimeMs: 5000, ctimeMs: 1040 }, false, false), NOTE_ATTRIB);
+});
+
+test('the inotify watch limit reached: ENOSPC as an EV_ERROR entry for every ident and filter that needs a watch; the other knotes keep firing; nothing leaks; freed watches make it work again', async (t) => {
+  // A user namespace has its own inotify limits, bounded by its parent's: lowering it there
+  // leaves every other process (other tests running meanwhile) alone.
+  const probe = spawnSync('unshare', ['-Ur', 'sh', '-c', 'echo 8 > /proc/sys/user/max_inotify_watches'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip(`no user namespace with its own inotify limit here: ${(probe.stderr || String(probe.error)).trim()}`);
+    return;
+  }
+  const dir = tempDir(t, 'kqueue-enospc-');
+  const LIMIT = 12;
+  const r = await runChild(dir, `
+    import fsp from 'node:fs/promises';
+    import { vnodeCount } from ${JSON.stringify(BUILD_SRC + 'descriptors/vnode-watch.js')};
+    fs.writeFileSync('/proc/sys/user/max_inotify_watches', '${LIMIT}');
+    const dir = ${JSON.stringify(dir)};
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const watches = () => {
+      let n = 0;
+      for (const fd of fs.readdirSync('/proc/self/fd')) {
+        try {
+          if (fs.readlinkSync('/proc/self/fd/' + fd) !== 'anon_inode:inotify') continue;
+          n += fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8').split('\\n').filter((l) => l.startsWith('inotify wd:')).length;
+        } catch {}
+      }
+      return n;
+    };
+    const V = (ident) => ({ ident, filter: K.EVFILT_VNODE, flags: K.EV_ADD | K.EV_CLEAR, fflags: K.NOTE_WRITE });
+    const files = [];
+    for (let i = 0; i < ${LIMIT + 8}; i++) { files.push(dir + '/f' + i); fs.writeFileSync(files.at(-1), ''); }
+    fs.mkdirSync(dir + '/sub');
+    fs.watch(dir).close(); // libuv keeps its inotify descriptor once made: before the baseline
+    const baseline = fds();
+    const kq = K.kqueue();
+    const first = kq.keventSync(files.map(V), 64);
+    const failed = first.map((e) => e.ident);
+    const ok = files.filter((p) => !failed.includes(p));
+    const held = fds();
+    // Every kind of registration that needs a watch of a new inode: ENOSPC, and nothing kept.
+    const extra = dir + '/extra';
+    fs.writeFileSync(extra, '');
+    const xfd = fs.openSync(extra, 'r+'), xfh = await fsp.open(extra, 'r');
+    const refused = kq.keventSync([V(extra), V(xfd), V(xfh), { ident: xfd, filter: K.EVFILT_READ, flags: K.EV_ADD }], 8)
+      .map((e) => [e.flags, e.data]);
+    // WRITE needs no watch; a second knote on a watched inode shares its watch.
+    const f0 = fs.openSync(ok[0], 'r+');
+    const allowed = kq.keventSync([{ ident: xfd, filter: K.EVFILT_WRITE, flags: K.EV_ADD | K.EV_ONESHOT }, V(f0)], 8)
+      .map((e) => [e.filter, e.flags, e.data]);
+    const leakedAtLimit = fds() - held - 3; // xfd, xfh and f0 are the test's own
+    // Every knote added keeps firing.
+    for (const p of ok) fs.appendFileSync(p, 'x');
+    const seen = new Set();
+    const deadline = Date.now() + 5000;
+    while (seen.size < ok.length + 1 && Date.now() < deadline) {
+      for (const e of await kq.kevent(null, 64, deadline - Date.now())) seen.add(e.ident === f0 ? 'f0' : e.ident);
+    }
+    // Giving watches back makes the refused registrations work, and fire.
+    const freed = ok.slice(0, 4);
+    const retry = kq.keventSync([
+      ...freed.map((ident) => ({ ident, filter: K.EVFILT_VNODE, flags: K.EV_DELETE })),
+      V(failed[0]), V(xfd), { ident: xfd, filter: K.EVFILT_READ, flags: K.EV_ADD | K.EV_CLEAR }, V(failed[1]),
+    ], 8).map((e) => [e.flags, e.data]);
+    fs.appendFileSync(failed[0], 'x');
+    fs.writeSync(xfd, 'y', 0); // at offset 0: the descriptor's position stays, READ sees 1 byte
+    fs.appendFileSync(failed[1], 'x');
+    const late = new Set();
+    const deadline2 = Date.now() + 5000;
+    while (late.size < 4 && Date.now() < deadline2) {
+      for (const e of await kq.kevent(null, 64, deadline2 - Date.now())) late.add((e.ident === xfd ? 'xfd' : e.ident) + '/' + e.filter);
+    }
+    const watchesOpen = watches();
+    kq.close();
+    fs.closeSync(xfd); fs.closeSync(f0); await xfh.close();
+    console.log(JSON.stringify({
+      failed: first.map((e) => [e.flags, e.data]), ok, refused, allowed, leakedAtLimit, seen: [...seen],
+      retry, late: [...late].sort(), failedNames: failed.slice(0, 2), watchesOpen,
+      watchesAfter: watches(), leaked: fds() - baseline, vnodes: vnodeCount(),
+    }));
+  `, { wrapper: ['unshare', '-Ur'] });
+  const out = childReport<{
+    failed: [number, number][]; ok: string[]; refused: [number, number][]; allowed: [number, number, number][];
+    leakedAtLimit: number; seen: string[]; retry: unknown[]; late: string[]; failedNames: string[];
+    watchesOpen: number; watchesAfter: number; leaked: number; vnodes: number;
+  }>(r);
+  assert.ok(out.ok.length > 4 && out.ok.length <= LIMIT, `${out.ok.length} knotes added under a limit of ${LIMIT}`);
+  assert.equal(out.failed.length, LIMIT + 8 - out.ok.length);
+  for (const e of out.failed) assert.deepEqual(e, [EV_ERROR, ENOSPC]);
+  assert.deepEqual(out.refused, Array.from({ length: 4 }, () => [EV_ERROR, ENOSPC]), 'path, fd, FileHandle and READ on a new inode');
+  assert.deepEqual(out.allowed, [[EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0]], 'WRITE registered (and ready); the shared VNODE knote too');
+  assert.equal(out.leakedAtLimit, 0, 'the refused registrations left descriptors open');
+  assert.deepEqual(out.seen.sort(), [...out.ok, 'f0'].sort(), 'every knote that was added fired');
+  assert.deepEqual(out.retry, []);
+  assert.deepEqual(out.late, [`${out.failedNames[0]}/${EVFILT_VNODE}`, `${out.failedNames[1]}/${EVFILT_VNODE}`,
+    `xfd/${EVFILT_READ}`, `xfd/${EVFILT_VNODE}`].sort());
+  // Four freed, but the first still watched through f0's knote; three added.
+  assert.equal(out.watchesOpen, out.ok.length - 4 + 1 + 3, 'one watch per watched inode');
+  assert.equal(out.watchesAfter, 0, 'every watch given back on close');
+  assert.equal(out.leaked, 0, 'descriptors left open after close');
+  assert.equal(out.vnodes, 0);
+});
+
+test('permissions: chmod 000 while watched (NOTE_ATTRIB, the knotes keep working); registering what cannot be read is EACCES, unless it is watched already; WRITE needs no permission', async (t) => {
+  const dir = tempDir(t, 'kqueue-perm-');
+  // An unprivileged child (root bypasses permissions): nobody's own directory in the temp dir.
+  const NOBODY = 65534;
+  fs.chmodSync(dir, 0o755);
+  const own = join(dir, 'own');
+  fs.mkdirSync(own);
+  fs.chownSync(own, NOBODY, NOBODY);
+  const r = await runChild(dir, `
+    const own = ${JSON.stringify(own)};
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const f = own + '/f', g = own + '/g', w = own + '/w', locked = own + '/locked';
+    fs.writeFileSync(f, 'abc');
+    fs.writeFileSync(g, ''); fs.chmodSync(g, 0);
+    fs.writeFileSync(w, ''); fs.chmodSync(w, 0o200);
+    fs.mkdirSync(locked); fs.writeFileSync(locked + '/x', ''); fs.chmodSync(locked, 0);
+    const fd = fs.openSync(f, 'r+');
+    const wfd = fs.openSync(w, 'w');
+    const kq = K.kqueue();
+    const V = (ident) => ({ ident, filter: K.EVFILT_VNODE, flags: K.EV_ADD | K.EV_CLEAR, fflags: 0x7f });
+    kq.keventSync([V(f), V(fd), { ident: fd, filter: K.EVFILT_READ, flags: K.EV_ADD | K.EV_CLEAR }], 0);
+    const got = async (n) => {
+      const out = [];
+      const deadline = Date.now() + 5000;
+      while (out.length < n && Date.now() < deadline) out.push(...await kq.kevent(null, 16, deadline - Date.now()));
+      return out.map((e) => [typeof e.ident === 'number' ? 'fd' : 'path', e.filter, e.fflags, e.data]);
+    };
+    const ready = await got(1);
+    fs.chmodSync(f, 0);
+    const chmodded = await got(3); // the VNODE knotes' NOTE_ATTRIB; READ is re-evaluated (ready: 3 bytes)
+    let reopen = null;
+    try { fs.openSync(f, 'r'); } catch (e) { reopen = e.code; }
+    fs.writeSync(fd, 'd', 3);
+    const written = await got(3);
+    // The directory made unsearchable too: the file is still reported, through the descriptor held.
+    fs.chmodSync(own, 0);
+    fs.writeSync(fd, 'e', 4);
+    const hidden = await got(3);
+    fs.chmodSync(own, 0o700);
+    const before = fds();
+    const second = K.kqueue();
+    const regs = {
+      watchedAlready: second.keventSync([V(f)], 4).map((e) => e.data),
+      unreadable: kq.keventSync([V(g)], 4).map((e) => e.data),
+      unsearchable: kq.keventSync([V(locked + '/x')], 4).map((e) => e.data),
+      unreadableDir: kq.keventSync([V(locked)], 4).map((e) => e.data),
+      writeOnlyVnode: kq.keventSync([V(wfd)], 4).map((e) => e.data),
+      writeOnlyRead: kq.keventSync([{ ident: wfd, filter: K.EVFILT_READ, flags: K.EV_ADD }], 4).map((e) => e.data),
+      writeOnlyWrite: kq.keventSync([{ ident: wfd, filter: K.EVFILT_WRITE, flags: K.EV_ADD | K.EV_ONESHOT }], 4).map((e) => [e.filter, e.data]),
+    };
+    second.close();
+    const leaked = fds() - before;
+    kq.close();
+    fs.closeSync(fd); fs.closeSync(wfd);
+    fs.chmodSync(locked, 0o700);
+    console.log(JSON.stringify({ uid: process.getuid(), ready, chmodded, reopen, written, hidden, regs, leaked }));
+  `, { uid: NOBODY, gid: NOBODY });
+  const out = childReport<{
+    uid: number; ready: unknown[]; chmodded: unknown[]; reopen: string; written: unknown[]; hidden: unknown[];
+    regs: Record<string, unknown[]>; leaked: number;
+  }>(r);
+  assert.equal(out.uid, NOBODY);
+  assert.deepEqual(out.ready, [['fd', EVFILT_READ, 0, 3]]);
+  const sorted = (l: unknown[]): unknown[] => [...l].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  assert.deepEqual(sorted(out.chmodded), sorted([['path', EVFILT_VNODE, NOTE_ATTRIB, 0], ['fd', EVFILT_VNODE, NOTE_ATTRIB, 0], ['fd', EVFILT_READ, 0, 3]]));
+  assert.equal(out.reopen, 'EACCES');
+  assert.deepEqual(sorted(out.written), sorted([['path', EVFILT_VNODE, APPEND, 0], ['fd', EVFILT_VNODE, APPEND, 0], ['fd', EVFILT_READ, 0, 4]]));
+  assert.deepEqual(sorted(out.hidden), sorted([['path', EVFILT_VNODE, APPEND, 0], ['fd', EVFILT_VNODE, APPEND, 0], ['fd', EVFILT_READ, 0, 5]]));
+  assert.deepEqual(out.regs, {
+    watchedAlready: [], // the inode's watch exists: shared, no permission asked
+    unreadable: [EACCES], // inotify needs read permission on what it watches
+    unsearchable: [EACCES],
+    unreadableDir: [EACCES],
+    writeOnlyVnode: [EACCES],
+    writeOnlyRead: [EACCES],
+    writeOnlyWrite: [[EVFILT_WRITE, 0]],
+  });
+  assert.equal(out.leaked, 0);
 });
