@@ -620,3 +620,20 @@ test('permissions: chmod 000 while watched (NOTE_ATTRIB, the knotes keep working
   });
   assert.equal(out.leaked, 0);
 });
+
+test('moved to another filesystem (mv copies, then unlinks): the knotes get NOTE_DELETE and stay on the old file; the copy is not theirs', async (t) => {
+  const mnt = tmpfs(t);
+  if (mnt === null) return;
+  const kq = openKqueue(t);
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  fs.writeFileSync(f, 'content');
+  const { fd, all } = await idents(t, f);
+  watchAll(kq, all);
+  const moved = join(mnt, 'f');
+  execFileSync('mv', [f, moved]);
+  assert.equal(fs.existsSync(f), false);
+  fs.appendFileSync(moved, ' and more');
+  await exactly(kq, all, NOTE_DELETE, () => fs.writeSync(fd, '!', 7), APPEND, 'moved across filesystems, then the copy written');
+  assert.equal(fs.readFileSync(moved, 'utf8'), 'content and more');
+});
