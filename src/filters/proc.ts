@@ -310,12 +310,12 @@ function attach(kn: Knote): number {
     const file = StatFile.open(pid);
     if (typeof file === 'string') {
       if (file === 'EACCES' || file === 'EPERM') return EACCES;
-      return zombieOfOurs(kn, own);
+      return zombieOfOurs(kn, pid, own);
     }
     const st = file.read();
     if (st === null || !isProcess(pid)) {
       file.close();
-      return zombieOfOurs(kn, own);
+      return zombieOfOurs(kn, pid, own);
     }
     if (st.state === 'Z' || st.state === 'X') {
       file.close();
@@ -340,10 +340,26 @@ function attach(kn: Knote): number {
   return 0;
 }
 
-/** No such process, unless it is our own child that has exited (a zombie, with NOTE_EXIT). */
-function zombieOfOurs(kn: Knote, own: ChildProcess | undefined): number {
-  if (own === undefined || !hasExited(own) || (kn.sfflags & NOTE_EXIT) === 0) return ESRCH;
-  recordExit(kn, childStatus(own));
+/**
+ * No such process in /proc, unless it is our own child that has exited (a zombie, with
+ * NOTE_EXIT). A child of ours that /proc no longer shows but whose 'exit' Node has not emitted
+ * yet has been reaped by libuv, which reaps every exited child before it runs the first exit
+ * callback: code run by another child's 'exit' meets it so. Its 'exit' comes within the same
+ * turn, so the knote waits for it on a source without /proc, rather than answering ESRCH for a
+ * process whose status is about to be known.
+ */
+function zombieOfOurs(kn: Knote, pid: number, own: ChildProcess | undefined): number {
+  if (own === undefined || (kn.sfflags & NOTE_EXIT) === 0) return ESRCH;
+  if (hasExited(own)) {
+    recordExit(kn, childStatus(own));
+    return 0;
+  }
+  const src = new ProcSource(pid, null, 0, '');
+  sources.set(pid, src);
+  src.adopt(own);
+  kn.hook = src;
+  src.insert(kn);
+  refresh(src);
   return 0;
 }
 
