@@ -192,7 +192,11 @@ function tick(): void {
     table ??= new ProcessTable();
     for (const np of table.scan()) {
       const parent = sources.get(np.ppid);
-      if (parent !== undefined && (parent.interest & FORKS) && np.start >= parent.since) parent.fork(np);
+      // A source whose process is gone (its exit is for the poll below) is not the parent of a
+      // process that reuses its pid and forks: that one's children are none of its knotes' news.
+      if (parent !== undefined && (parent.interest & FORKS) && np.start >= parent.since && parent.read() !== null) {
+        parent.fork(np);
+      }
     }
   }
   for (const s of list) if (polled.has(s)) s.poll();

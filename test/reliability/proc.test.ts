@@ -13,7 +13,7 @@ import {
 import { engineOf } from '../../src/kqueue.js';
 import { procPollState } from '../../src/filters/proc.js';
 import { openKqueue } from '../support/open.js';
-
+import { LIBRARY, libraryModule, runNode } from '../support/child.js';
 
 type TestContext = { after(fn: () => void): void; diagnostic(msg: string): void };
 
@@ -294,11 +294,117 @@ test('a zombie: its exit fires once while it lingers; new NOTE_EXIT knotes fire 
   assert.deepEqual(kq.keventSync(null, 8).map(show), [{ ident: pid, flags: EV_ADD | EXIT_FLAGS, fflags: NOTE_EXIT, data: 9 << 8, udata: 'modified' }],
     'pending at once; the second change met the knote that had already exited and gave it its udata: one event');
   assert.equal(knoteCount(kq), 0);
-  // Its parent dies: init reaps it. Nothing is watching, nothing fires.
+  // Its parent dies (init will reap it). Nothing is watching, nothing fires.
   holder.kill('SIGKILL');
-  await until(pid, [null]);
+  await exited(holder);
   assert.deepEqual(await fence(kq), []);
   assert.deepEqual(procPollState(), IDLE);
+});
+
+// ---- pid reuse ------------------------------------------------------------------------------
+
+test('a pid reused after exit (forced in a pid namespace): the old knote gets the old exit, never the new process\'s events', async (t) => {
+  // In a new pid namespace the child Node is pid 1 and writing ns_last_pid picks the next pid, so
+  // the reuse is certain rather than waited for.
+  const script = `
+    import { spawn } from 'node:child_process';
+    import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+    import { kqueue, tunables, EVFILT_PROC, EV_ADD, NOTE_EXIT, NOTE_FORK, NOTE_EXEC } from ${JSON.stringify(LIBRARY)};
+    import { procPollNow, procPollState } from ${JSON.stringify(libraryModule('./filters/proc.js'))};
+    tunables.proc_poll_ms = 2 ** 30; // polls only when this script says so
+    const ALL = NOTE_EXIT | NOTE_FORK | NOTE_EXEC;
+    const kq = kqueue();
+    const out = {};
+    const firstLine = (c) => new Promise((res) => { let b = ''; c.stdout.setEncoding('utf8').on('data', (d) => { b += d; if (b.includes('\\n')) res(b.slice(0, b.indexOf('\\n'))); }); });
+    const exited = (c) => new Promise((res) => (c.exitCode !== null || c.signalCode !== null) ? res() : c.once('exit', res));
+    const evs = () => kq.keventSync(null, 16).map((e) => [e.udata, e.flags, e.fflags, e.data]);
+    const later = async (cond) => { const end = Date.now() + 5000; while (!cond()) { if (Date.now() > end) throw new Error('timeout'); await new Promise((r) => setTimeout(r, 5)); } };
+    const comm = (pid) => { try { return readFileSync('/proc/' + pid + '/comm', 'latin1').trim(); } catch { return null; } };
+    /** A grandchild (not ours), reaped by its shell when killed; the shell then exits. */
+    async function grandchild() {
+      const s = spawn('sh', ['-c', 'sleep 1000 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      return { shell: s, pid: Number(await firstLine(s)) };
+    }
+    /** Our child, given exactly pid \`pid\`: it forks and execs once told to. */
+    function takePid(pid) {
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+      return spawn('sh', ['-c', 'read x; sleep 1000 & exec sleep 1000'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    }
+
+    // 1. The poller meets the reuse.
+    const a = await grandchild();
+    kq.keventSync([{ ident: a.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: ALL, udata: 'old' }], 0);
+    process.kill(a.pid, 'SIGKILL');
+    await exited(a.shell);
+    out.goneA = !existsSync('/proc/' + a.pid);
+    const b = takePid(a.pid);
+    out.reusedA = b.pid === a.pid;
+    procPollNow();
+    out.oldA = evs();
+    kq.keventSync([{ ident: a.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: ALL, udata: 'new' }], 0);
+    b.stdin.end('go\\n');
+    await later(() => comm(b.pid) === 'sleep' && existsSync('/proc/' + (b.pid + 1)));
+    procPollNow();
+    out.forkExecB = evs();
+    b.kill('SIGKILL');
+    await exited(b);
+    out.exitB = evs();
+
+    // 2. A registration (in another kqueue) meets the reuse before any poll.
+    const kq2 = kqueue();
+    const c = await grandchild();
+    kq.keventSync([{ ident: c.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, udata: 'old' }], 0);
+    process.kill(c.pid, 'SIGKILL');
+    await exited(c.shell);
+    const d = takePid(c.pid);
+    out.reusedC = d.pid === c.pid;
+    kq2.keventSync([{ ident: c.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, udata: 'new' }], 0);
+    out.oldC = evs();
+    out.newC = kq2.keventSync(null, 8).length;
+    d.kill('SIGTERM');
+    await exited(d);
+    out.exitD = kq2.keventSync(null, 8).map((e) => [e.udata, e.flags, e.fflags, e.data]);
+    out.afterD = evs();
+
+    // 3. EV_ADD on the same knote before any poll modifies the old knote: it reports the old exit.
+    const e = await grandchild();
+    kq.keventSync([{ ident: e.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, udata: 'old' }], 0);
+    process.kill(e.pid, 'SIGKILL');
+    await exited(e.shell);
+    const f = takePid(e.pid);
+    out.reusedE = f.pid === e.pid;
+    kq.keventSync([{ ident: e.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: ALL, udata: 'modified' }], 0);
+    f.stdin.end('go\\n');
+    await later(() => comm(f.pid) === 'sleep' && existsSync('/proc/' + (f.pid + 1)));
+    procPollNow();
+    out.oldE = evs();
+    f.kill('SIGKILL');
+    await exited(f);
+    out.afterF = evs();
+    kq.close();
+    kq2.close();
+    out.idle = procPollState();
+    for (const pid of [b.pid + 1, f.pid + 1]) try { process.kill(pid, 'SIGKILL'); } catch {}
+    console.log(JSON.stringify(out));
+  `;
+  const res = await runNode(t, script, undefined, 30_000, { wrap: ['unshare', '--fork', '--pid', '--kill-child', '--mount-proc'] });
+  assert.equal(res.code, 0, `${res.code}/${res.signal}: ${res.stderr}`);
+  const out = JSON.parse(res.stdout) as Record<string, unknown>;
+  const exitOf = (udata: string, data: number): unknown[] => [udata, EV_ADD | EXIT_FLAGS, NOTE_EXIT, data];
+  assert.equal(out.goneA, true);
+  assert.equal(out.reusedA, true, 'the new child got the old pid');
+  assert.deepEqual(out.oldA, [exitOf('old', 0)], 'the old knote: the old process\'s exit (status unknown once reaped), no fork or exec');
+  assert.deepEqual(out.forkExecB, [['new', EV_ADD | EV_CLEAR, (NOTE_FORK | NOTE_EXEC) >>> 0, 0]], 'a new knote watches the new process');
+  assert.deepEqual(out.exitB, [exitOf('new', 9)]);
+  assert.equal(out.reusedC, true);
+  assert.deepEqual(out.oldC, [exitOf('old', 0)], 'the old knote is told as the new registration meets the dead source');
+  assert.equal(out.newC, 0, 'the new knote watches the new process, which runs');
+  assert.deepEqual(out.exitD, [exitOf('new', 15)], 'the new knote gets the new process\'s exit, with its status');
+  assert.deepEqual(out.afterD, [], 'and the old kqueue nothing');
+  assert.equal(out.reusedE, true);
+  assert.deepEqual(out.oldE, [exitOf('modified', 0)], 'the modified old knote: the old exit at the next poll, none of the new process\'s fork or exec');
+  assert.deepEqual(out.afterF, [], 'it went with that exit: the new process was never watched by it');
+  assert.deepEqual(out.idle, IDLE);
 });
 
 // ---- fork bomb under NOTE_TRACK ---------------------------------------------------------------
