@@ -107,15 +107,6 @@ function stateOf(pid: number): string | null {
   }
 }
 
-/** Waits (up to 5 s, reading /proc) until `pid` is in one of `states` (null: gone). */
-async function until(pid: number, states: (string | null)[]): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!states.includes(stateOf(pid))) {
-    assert.ok(Date.now() < end, `pid ${pid} never reached ${JSON.stringify(states)} (state ${stateOf(pid)})`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** Spins (without letting the event loop turn, so libuv reaps nothing) until every pid is a zombie. */
 function spinUntilZombies(pids: number[]): void {
   const end = Date.now() + 5000;
