@@ -88,14 +88,23 @@ export class StatFile {
   }
 }
 
-/** Whether `pid` is a process (a thread group leader), not another thread's id. */
-export function isProcess(pid: number): boolean {
+/** The error codes that say "no descriptor to read /proc with", not "no such process". */
+export function outOfDescriptors(code: string): boolean {
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/**
+ * Whether `pid` is a process (a thread group leader), not another thread's id; the error code
+ * when /proc could not be read for want of a descriptor (EMFILE, ENFILE).
+ */
+export function isProcess(pid: number): boolean | string {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'latin1');
     const m = /\nTgid:\s*(\d+)/.exec(status);
     return m === null || Number(m[1]) === pid;
-  } catch {
-    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    return outOfDescriptors(code) ? code : false;
   }
 }
 

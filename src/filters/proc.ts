@@ -10,9 +10,11 @@ import { acquireChangeBuffer, releaseChangeBuffer } from '../engine/changes.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import { Klist } from '../engine/klist.js';
 import { KN_DETACHED, type Knote } from '../engine/knote.js';
+import { errnoFromCode } from '../errno.js';
 import { tunables } from '../tunables.js';
 import {
-  hasExited, isProcess, type NewProcess, ownChild, ProcessTable, type ProcStat, StatFile, ticksNow,
+  hasExited, isProcess, type NewProcess, outOfDescriptors, ownChild, ProcessTable, type ProcStat, StatFile,
+  ticksNow,
 } from './proc-stat.js';
 
 /**
@@ -314,10 +316,17 @@ function attach(kn: Knote): number {
     const file = StatFile.open(pid);
     if (typeof file === 'string') {
       if (file === 'EACCES' || file === 'EPERM') return EACCES;
+      // The descriptor limit says nothing about the process: that error, not ESRCH.
+      if (outOfDescriptors(file)) return errnoFromCode(file);
       return zombieOfOurs(kn, pid, own);
     }
     const st = file.read();
-    if (st === null || !isProcess(pid)) {
+    const leader = st === null ? false : isProcess(pid);
+    if (typeof leader === 'string') {
+      file.close();
+      return errnoFromCode(leader);
+    }
+    if (st === null || !leader) {
       file.close();
       return zombieOfOurs(kn, pid, own);
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  ENOENT, ESRCH, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EV_RECEIPT,
+  EMFILE, ENOENT, ESRCH, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EV_RECEIPT,
   EVFILT_PROC, EVFILT_USER, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_TRACK, NOTE_TRACKERR,
   NOTE_TRIGGER, type KEvent, type KEventInit, type Kqueue,
 } from '../../src/index.js';
@@ -489,4 +489,39 @@ test('NOTE_TRACK on 200 children reaped as they end: every child seen gets its e
   assert.deepEqual(procPollState(), IDLE);
   const trackerr = all.some((e) => e.ident === c && (e.fflags & NOTE_TRACKERR));
   t.diagnostic(`${kids.size} of 200 children seen, NOTE_TRACKERR ${trackerr}`);
+});
+
+// ---- the descriptor limit ------------------------------------------------------------------
+
+test('the descriptor limit reached: a registration is EMFILE (not ESRCH), the knotes already there keep working', async (t) => {
+  const res = await runNode(t, `
+    import { closeSync, openSync } from 'node:fs';
+    import { spawn } from 'node:child_process';
+    import { kqueue, EVFILT_PROC, EVFILT_USER, EV_ADD, EV_CLEAR, EV_RECEIPT, NOTE_EXIT, NOTE_TRIGGER } from ${JSON.stringify(LIBRARY)};
+    const kq = kqueue();
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    kq.keventSync([{ ident: child, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, udata: 'child' },
+                   { ident: 'w', filter: EVFILT_USER, flags: EV_ADD | EV_CLEAR, udata: 'witness' }], 0);
+    const held = [];
+    const fill = () => { try { for (;;) held.push(openSync('/dev/null', 'r')); } catch (e) { return e.code; } };
+    const errno = () => kq.keventSync([{ ident: process.ppid, filter: EVFILT_PROC, flags: EV_ADD | EV_RECEIPT, fflags: NOTE_EXIT }], 1)[0].data;
+    const out = { fill: fill() };
+    out.none = errno();
+    closeSync(held.pop());
+    out.one = errno(); // /proc/<pid>/stat takes the last descriptor; /proc/<pid>/status finds none
+    closeSync(held.pop());
+    closeSync(held.pop());
+    out.three = errno();
+    fill();
+    kq.keventSync([{ ident: 'w', filter: EVFILT_USER, fflags: NOTE_TRIGGER }], 0);
+    child.kill('SIGKILL');
+    const got = [];
+    while (got.length < 2) for (const e of await kq.kevent(null, 8, 5000)) got.push([e.udata, e.data]);
+    out.events = got.sort();
+    for (const fd of held) closeSync(fd);
+    kq.close();
+    console.log(JSON.stringify(out));
+  `, undefined, 20_000, { wrap: ['prlimit', '--nofile=256:256'] });
+  assert.equal(res.code, 0, `${res.code}/${res.signal}: ${res.stderr}`);
+  assert.deepEqual(JSON.parse(res.stdout), { fill: 'EMFILE', none: EMFILE, one: EMFILE, three: 0, events: [['child', 9], ['witness', 0]] });
 });
