@@ -161,6 +161,26 @@ test('a flood of 10,000 signals from a child: coalesced by the kernel, and the c
   t.diagnostic(`${N} sent, ${delivered} delivered after coalescing, ${harvests} harvests during the flood`);
 });
 
+test('a burst of 10,000 self-sent signals while the loop does not turn: libuv drops what its pipe cannot hold, the counts equal what it kept', async (t) => {
+  // libuv's handler writes each delivery into a pipe the loop reads later; once the pipe is full
+  // it drops the delivery (Node's listeners never hear of it). The knotes see what Node sees.
+  const node = counting(t, STORM);
+  const fence = counting(t, 'SIGWINCH');
+  const s = storm(t);
+  for (let i = 0; i < N; i++) process.kill(process.pid, STORM);
+  // A fence gets into the pipe once the loop has read it, behind every delivery kept before it.
+  for (let tries = 0; fence.count() === 0; tries++) {
+    assert.ok(tries < 10_000, 'the fence never got through');
+    process.kill(process.pid, 'SIGWINCH');
+    await new Promise((r) => setImmediate(r));
+  }
+  const totals = s.finish();
+  const delivered = node.count();
+  assert.ok(delivered >= 1 && delivered <= N, `${delivered} deliveries`);
+  assert.deepEqual(Object.fromEntries(totals), { each: delivered, end: delivered, dispatch: delivered, disabled: delivered });
+  t.diagnostic(`${N} sent in one burst, ${delivered} kept by libuv`);
+});
+
 // ---- nothing left installed -------------------------------------------------------------------
 
 test('after the last knote goes (EV_DELETE or close), the listener count is back to the baseline and no source is left', (t) => {
