@@ -525,3 +525,101 @@ test('the descriptor limit reached: a registration is EMFILE (not ESRCH), the kn
   assert.equal(res.code, 0, `${res.code}/${res.signal}: ${res.stderr}`);
   assert.deepEqual(JSON.parse(res.stdout), { fill: 'EMFILE', none: EMFILE, one: EMFILE, three: 0, events: [['child', 9], ['witness', 0]] });
 });
+
+/**
+ * A tree under NOTE_TRACK: the parent forks 10 children when told on stdin, each forks 19
+ * grandchildren that exit at once, says "ready" and holds them as zombies until it reads its own
+ * byte from stdin; it then reaps them and exits with its pid mod 256. The parent holds its
+ * children as zombies until it reads a byte from fd 3, then reaps them and exits 0.
+ */
+const TREE = `
+  use POSIX ();
+  $| = 1;
+  open(my $ctl, '<&=', 3) or die "fd 3: $!";
+  sysread(STDIN, my $go, 1) == 1 or die "go";
+  my @kids;
+  for (1 .. 10) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+      my @g;
+      for (1 .. 19) {
+        my $g = fork() // POSIX::_exit(99);
+        POSIX::_exit($$ % 256) if $g == 0;
+        push @g, $g;
+      }
+      print "ready\\n";
+      sysread(STDIN, my $b, 1) == 1 or POSIX::_exit(98);
+      waitpid($_, 0) for @g;
+      POSIX::_exit($$ % 256);
+    }
+    push @kids, $pid;
+  }
+  print "forked\\n";
+  sysread($ctl, my $r, 1) == 1 or die "reap";
+  waitpid($_, 0) for @kids;
+  exit 0;
+`;
+
+test('a tree under NOTE_TRACK: 10 children forking 19 grandchildren each, every one tracked by its own parent and seen to exit with its status', async (t) => {
+  const kq = openKqueue(t);
+  const c = spawn('perl', ['-e', TREE], { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+  t.after(() => { if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+  const out = lines(c);
+  apply(kq, [proc(c, NOTE_EXIT | NOTE_FORK | NOTE_TRACK, EV_ADD, 'tree')]);
+  c.stdin!.write('g');
+  for (let i = 0; i < 11; i++) assert.match(await out.next(), /^(ready|forked)$/);
+  const byPid = new Map<number, KEvent[]>();
+  const root: KEvent[] = [];
+  const sort = (evs: KEvent[]): void => {
+    for (const e of evs.splice(0)) {
+      if (e.ident === c) root.push(e);
+      else byPid.set(e.ident as number, [...(byPid.get(e.ident as number) ?? []), e]);
+    }
+  };
+  const parentOf = (pid: number): number => byPid.get(pid)![0]!.data as number;
+  const children = (): number[] => [...byPid.keys()].filter((pid) => byPid.get(pid)![0]!.data === c.pid);
+  // Every grandchild is a zombie until its parent reads its byte: all 200 are seen, the 190 exit.
+  await harvest(kq, (evs) => {
+    sort(evs);
+    return byPid.size >= 200 && [...byPid].filter(([, l]) => l.some(isExit)).length >= 190;
+  });
+  assert.equal(children().length, 10, 'ten knotes made from the root\'s, with its pid');
+  c.stdin!.end('0123456789');
+  await harvest(kq, (evs) => {
+    sort(evs);
+    return [...byPid.values()].every((l) => l.some(isExit));
+  });
+  (c.stdio[3] as NodeJS.WritableStream).end('r');
+  await harvest(kq, (evs) => {
+    sort(evs);
+    return root.some(isExit);
+  });
+  const kids = children();
+  for (const [pid, evs] of byPid) {
+    assert.equal(evs[0]!.fflags & NOTE_CHILD, NOTE_CHILD, `pid ${pid}: NOTE_CHILD first`);
+    assert.equal(evs.filter(isExit).length, 1, `pid ${pid}: one exit`);
+    assert.equal(evs[evs.length - 1]!.data, (pid % 256) << 8, `pid ${pid}: its own status`);
+    if (kids.includes(pid)) {
+      assert.ok(evs.some((e) => e.fflags & NOTE_FORK), `child ${pid}: its forks were seen`);
+      assert.equal(evs.reduce((f, e) => f | e.fflags, 0) & NOTE_TRACKERR, 0);
+    }
+  }
+  const grandchildren = [...byPid.keys()].filter((pid) => !kids.includes(pid));
+  assert.equal(grandchildren.length, 190);
+  for (const g of grandchildren) {
+    const first = byPid.get(g)![0]!;
+    // First seen running: data is its parent's pid; first seen as a zombie: its status.
+    if (!isExit(first)) assert.ok(kids.includes(parentOf(g)), `grandchild ${g}: tracked from a child`);
+  }
+  const perChild = new Map(kids.map((k) => [k, 0]));
+  for (const g of grandchildren) {
+    const first = byPid.get(g)![0]!;
+    if (!isExit(first)) perChild.set(parentOf(g), perChild.get(parentOf(g))! + 1);
+  }
+  assert.ok(root.some((e) => e.fflags & NOTE_FORK));
+  assert.equal(root[root.length - 1]!.data, 0);
+  assert.deepEqual(await fence(kq), []);
+  assert.equal(knoteCount(kq), 0);
+  assert.deepEqual(procPollState(), IDLE);
+  t.diagnostic(`grandchildren first seen running per child: ${[...perChild.values()].join(' ')}`);
+});
