@@ -169,8 +169,30 @@ export class ProcessTable {
     const first = this.known.size === 0;
     this.known = next;
     if (first) return [];
-    return found.sort((a, b) => a.start - b.start || a.pid - b.pid);
+    return parentsFirst(found.sort((a, b) => a.start - b.start || a.pid - b.pid));
   }
+}
+
+/**
+ * The same processes with each one after its parent when both are new. Start times have clock
+ * tick resolution and pids wrap (at pid_max, back to 300), so a parent and the children it forked
+ * in the same tick across the wrap sort children first: the parent's knote would not exist yet
+ * when its children are looked at, and NOTE_TRACK would miss them.
+ */
+function parentsFirst(found: NewProcess[]): NewProcess[] {
+  const byPid = new Map<number, NewProcess>();
+  for (const np of found) byPid.set(np.pid, np);
+  const done = new Set<number>();
+  const out: NewProcess[] = [];
+  const chain: NewProcess[] = [];
+  for (const np of found) {
+    for (let q: NewProcess | undefined = np; q !== undefined && !done.has(q.pid); q = byPid.get(q.ppid)) {
+      done.add(q.pid);
+      chain.push(q);
+    }
+    while (chain.length > 0) out.push(chain.pop()!);
+  }
+  return out;
 }
 
 // ---- children of this Node process ---------------------------------------------------------

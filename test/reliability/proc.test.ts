@@ -623,3 +623,53 @@ test('a tree under NOTE_TRACK: 10 children forking 19 grandchildren each, every 
   assert.deepEqual(procPollState(), IDLE);
   t.diagnostic(`grandchildren first seen running per child: ${[...perChild.values()].join(' ')}`);
 });
+
+test('NOTE_TRACK across the pid wrap (forced in a pid namespace): grandchildren with low pids forked in the tick of their high-pid parent are all tracked', async (t) => {
+  // The scan orders new processes by start time (clock ticks), then pid: across the wrap a
+  // child sorted before its parent, whose knote did not exist yet, and was never tracked.
+  const script = `
+    import { spawn } from 'node:child_process';
+    import { readFileSync, writeFileSync } from 'node:fs';
+    import { kqueue, EVFILT_PROC, EV_ADD, EV_EOF, NOTE_EXIT, NOTE_FORK, NOTE_TRACK, NOTE_CHILD } from ${JSON.stringify(LIBRARY)};
+    const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1'));
+    const TREE = 'use POSIX (); $| = 1; sysread(STDIN, my $go, 1); my $c = fork() // die;'
+      + ' if ($c == 0) { my @g; for (1 .. 5) { my $g = fork() // POSIX::_exit(99); POSIX::_exit(7) if $g == 0; push @g, $g; }'
+      + ' print "@g\\\\n"; sysread(STDIN, my $b, 1); waitpid($_, 0) for @g; POSIX::_exit(3); }'
+      + ' waitpid($c, 0); exit 0;';
+    const rounds = [];
+    for (let round = 0; round < 5; round++) {
+      const kq = kqueue();
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(max - 3));
+      const p = spawn('perl', ['-e', TREE], { stdio: ['pipe', 'pipe', 'inherit'] });
+      kq.keventSync([{ ident: p, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT | NOTE_FORK | NOTE_TRACK }], 0);
+      const line = new Promise((res) => { let b = ''; p.stdout.setEncoding('utf8').on('data', (d) => { b += d; if (b.includes('\\n')) res(b.trim()); }); });
+      p.stdin.write('g');
+      const grandchildren = (await line).split(' ').map(Number);
+      const tracked = new Set();
+      // Each grandchild stays a zombie until its parent reads a byte: every one can be seen.
+      while (!grandchildren.every((g) => tracked.has(g))) {
+        const evs = await kq.kevent(null, 64, 5000);
+        if (evs.length === 0) break;
+        for (const e of evs) if (e.fflags & NOTE_CHILD) tracked.add(e.ident);
+      }
+      p.stdin.end('x');
+      let exited = false;
+      while (!exited) {
+        const evs = await kq.kevent(null, 64, 5000);
+        if (evs.length === 0) break;
+        exited = evs.some((e) => e.ident === p && (e.flags & EV_EOF));
+      }
+      rounds.push({ parent: p.pid, grandchildren, missed: grandchildren.filter((g) => !tracked.has(g)), exited });
+      kq.close();
+    }
+    console.log(JSON.stringify(rounds));
+  `;
+  const res = await runNode(t, script, undefined, 60_000, { wrap: ['unshare', '--fork', '--pid', '--kill-child', '--mount-proc'] });
+  assert.equal(res.code, 0, `${res.code}/${res.signal}: ${res.stderr}`);
+  const rounds = JSON.parse(res.stdout) as { parent: number; grandchildren: number[]; missed: number[]; exited: boolean }[];
+  for (const r of rounds) {
+    assert.ok(r.grandchildren.some((g) => g < r.parent), `the pids wrapped: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.missed, [], JSON.stringify(r));
+    assert.equal(r.exited, true);
+  }
+});
