@@ -1,6 +1,9 @@
-import { EINVAL, EV_SYSFLAGS, EVFILT_SYSCOUNT } from '../constants.js';
+import * as constants from '../constants.js';
 import { KqueueError } from '../errors.js';
 import type { FilterOps } from './filter-ops.js';
+
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { EINVAL, EV_SYSFLAGS, EVFILT_SYSCOUNT } = constants;
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;

@@ -1,7 +1,4 @@
-import {
-  EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
-  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
-} from '../constants.js';
+import * as constants from '../constants.js';
 import { KqueueError } from '../errors.js';
 import { type KEvent, makeEvent } from '../kevent.js';
 import { tunables } from '../tunables.js';
@@ -10,9 +7,16 @@ import type { ChangeBuffer } from './changes.js';
 import type { Descriptor, FilterOps, FilterTable } from './filter-ops.js';
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
-import {
-  KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
-} from './knote.js';
+import * as knote from './knote.js';
+import { Knote } from './knote.js';
+
+// Module-local copies of the constants the hot paths test: optimised code folds a module's own
+// consts into the instructions, but loads and hole-checks an imported binding at every use.
+const {
+  EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
+} = constants;
+const { KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS } = knote;
 
 /** A waiting kevent call, as the engine sees it: woken when something is queued. */
 export interface Sleeper {
@@ -39,12 +43,18 @@ export class KqueueEngine implements Descriptor {
   /** The reference's kq_sleep_cnt: 1 wakes one sleeper, more wake all. */
   sleepCnt = 0;
   isClosed = false;
+  /**
+   * The table's sysfilt_ops[], copied: the table is frozen, and an indexed load from a frozen
+   * array goes through a generic IC where one from an ordinary array is a bounds check and a load.
+   */
+  private readonly sysfilt: FilterOps[];
 
   constructor(
     /** The clock behind this kqueue's timers and timeouts. */
     readonly clock: Clock,
     private readonly filters: FilterTable,
   ) {
+    this.sysfilt = [...filters.sysfilt];
     const head = newMarker();
     head.next = head;
     head.prev = head;
@@ -186,7 +196,7 @@ export class KqueueEngine implements Descriptor {
     const filter = ch.filter[i]!;
     if (filter >= 0 || filter < -EVFILT_SYSCOUNT) return EINVAL;
     const slot = ~filter;
-    const fops = this.filters.sysfilt[slot]!;
+    const fops = this.sysfilt[slot]!;
     const ident = ch.ident[i];
     let fp: Descriptor | null = null;
     if (fops.isFd) {

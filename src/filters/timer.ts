@@ -1,9 +1,12 @@
-import { ENOMEM, EV_CLEAR, EV_ONESHOT } from '../constants.js';
+import * as constants from '../constants.js';
 import type { TimerHandler } from '../clock/timer-queues.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import { postKnote } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { tunables } from '../tunables.js';
+
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { ENOMEM, EV_CLEAR, EV_ONESHOT } = constants;
 
 /**
  * EVFILT_TIMER: `data` given on registration is the period in milliseconds; delivered `data`
