@@ -8,7 +8,7 @@ import type { Descriptor, FilterOps, FilterTable } from './filter-ops.js';
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import * as knote from './knote.js';
-import { Knote } from './knote.js';
+import { type Knote, newKnote } from './knote.js';
 
 // Module-local copies of the constants the hot paths test: optimised code folds a module's own
 // consts into the instructions, but loads and hole-checks an imported binding at every use.
@@ -209,7 +209,7 @@ export class KqueueEngine implements Descriptor {
 
     if (kn === undefined) {
       if ((flags & EV_ADD) === 0) return ENOENT;
-      kn = new Knote(this, filter, ident, flags, ch.udata[i], fops, fp);
+      kn = newKnote(this, filter, ident, flags, ch.udata[i], fops, fp);
       kn.sfflags = ch.fflags[i]!;
       kn.sdata = ch.data[i]!;
       // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
@@ -376,7 +376,7 @@ function insertBefore(kn: Knote, at: Knote): void {
 
 /** Makes a marker for one kevent call (the reference's on-stack marker). */
 export function newMarker(): Knote {
-  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
+  const m = newKnote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
   m.status = KN_PROCESSING;
   return m;
 }
