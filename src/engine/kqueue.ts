@@ -161,7 +161,8 @@ export class KqueueEngine implements Descriptor {
     this.knotes[~kn.filter]!.delete(kn.ident, kn);
     if (kn.status & KN_QUEUED) this.dequeue(kn);
     kn.kq = null;
-    kn.hook = undefined;
+    // The hook stays: it is the filter's, and a source that forgets its dead knotes lazily may
+    // still read it (a timer's hook is its link in the clock's FIFO until the clock reaches it).
     kn.fp = null;
   }
 
