@@ -117,8 +117,13 @@ class PeriodQueue<T> {
  */
 const CATCH_UP_MIN = 1024;
 
+/** Integer periods below this (ms) find their FIFO by index. */
+const SMALL_PERIODS = 4096;
+
 export class TimerQueues<T> {
   private readonly byPeriod = new Map<number, PeriodQueue<T>>();
+  /** The same queues for small integer periods, indexed by period: a load instead of a hash lookup. */
+  private readonly small: (PeriodQueue<T> | undefined)[] = [];
   private readonly heap: PeriodQueue<T>[] = [];
   /** Timers re-armed by a catch-up (VirtualClock only), in a heap of their own. */
   private readonly late: LateEntry<T>[] = [];
@@ -133,11 +138,16 @@ export class TimerQueues<T> {
 
   /** Arms `e` to expire at `deadline`; `period` names its FIFO and must be the gap from now. */
   arm(e: T, period: number, deadline: number): void {
-    let q = this.byPeriod.get(period);
+    const isSmall = period < SMALL_PERIODS && (period | 0) === period;
+    let q = isSmall ? this.small[period] : this.byPeriod.get(period);
     if (q === undefined) {
-      if (this.byPeriod.size >= 4096) this.forgetEmpty();
-      q = new PeriodQueue(period, this.handler);
-      this.byPeriod.set(period, q);
+      q = this.byPeriod.get(period);
+      if (q === undefined) {
+        if (this.byPeriod.size >= 4096) this.forgetEmpty();
+        q = new PeriodQueue(period, this.handler);
+        this.byPeriod.set(period, q);
+      }
+      if (isSmall) this.small[period] = q;
     }
     q.push(e, deadline);
     this.entries++;
@@ -158,6 +168,7 @@ export class TimerQueues<T> {
     this.heap.length = 0;
     this.late.length = 0;
     this.byPeriod.clear();
+    this.small.length = 0;
     this.entries = 0;
     this.dead = 0;
   }
@@ -245,7 +256,11 @@ export class TimerQueues<T> {
   }
 
   private forgetEmpty(): void {
-    for (const [p, q] of this.byPeriod) if (q.size === 0) this.byPeriod.delete(p);
+    for (const [p, q] of this.byPeriod) {
+      if (q.size !== 0) continue;
+      this.byPeriod.delete(p);
+      if (this.small[p] === q) this.small[p] = undefined;
+    }
   }
 
   // ---- heap of FIFOs ordered by (first deadline, larger period first) -----------------------

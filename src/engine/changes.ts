@@ -24,6 +24,8 @@ export class ChangeBuffer {
   readonly fflags: number[] = [];
   readonly data: (number | bigint)[] = [];
   readonly udata: unknown[] = [];
+  /** Whether a stored ident or udata may hold on to something (anything but a number or undefined). */
+  private retains = false;
   /** The filter table of the call being read, for filters that refuse malformed idents. */
   private sysfilt: readonly FilterOps[] = [];
   /** Bit ~filter set when that filter has a `malformed` check (worked out once per table). */
@@ -38,8 +40,12 @@ export class ChangeBuffer {
     this.length = 0;
     if (this.ident.length > RETAINED) {
       for (const a of [this.ident, this.filter, this.flags, this.fflags, this.data, this.udata]) a.length = 0;
+      this.retains = false;
       return;
     }
+    // Numbers and undefined hold nothing: the common changelist leaves no loop to run.
+    if (!this.retains) return;
+    this.retains = false;
     for (let i = 0; i < n; i++) {
       this.ident[i] = undefined;
       this.udata[i] = undefined;
@@ -67,6 +73,7 @@ export class ChangeBuffer {
     this.fflags[i] = fflags === undefined ? 0 : readUint(fflags, 0xffffffff, 'fflags');
     this.data[i] = data === undefined ? 0 : readData(data);
     this.udata[i] = udata;
+    if (typeof ident !== 'number' || udata !== undefined) this.retains = true;
     this.length = i + 1;
   }
 
