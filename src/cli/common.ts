@@ -52,13 +52,28 @@ export function exit(status: number): Promise<never> {
   return new Promise<never>(() => {});
 }
 
-/** A reader that went away (`kq watch | head -1`) ends the program quietly, as for a C tool. */
+let onBrokenPipe: () => void = () => process.exit(EXIT_OK);
+
+/** What a broken pipe does instead of exiting at once (kq run stops its utility first). */
+export function whenPipeBreaks(then: () => void): void {
+  onBrokenPipe = then;
+}
+
+/**
+ * A reader that went away (`kq watch | head -1`) ends the program quietly, with status 0, at its
+ * next write (a C tool is killed by SIGPIPE there; Node ignores SIGPIPE and reports EPIPE). The
+ * same for stderr (`2>&1 | head -1`). Installed for every command by main.ts.
+ */
 export function quietOnBrokenPipe(): void {
+  let broken = false;
   const onError = (e: NodeJS.ErrnoException): void => {
-    if (e.code === 'EPIPE') process.exit(EXIT_OK);
-    throw e;
+    if (e.code !== 'EPIPE') throw e;
+    if (broken) return;
+    broken = true;
+    onBrokenPipe();
   };
   process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
 }
 
 let cachedVersion: string | undefined;

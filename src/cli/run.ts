@@ -19,7 +19,7 @@ import {
   EVFILT_USER, EVFILT_VNODE, type KEvent, kqueue, NOTE_ATTRIB, NOTE_DELETE, NOTE_EXIT, NOTE_EXTEND,
   NOTE_RENAME, NOTE_TRIGGER, NOTE_WRITE,
 } from '../index.js';
-import { exit, setProgram, version, warn } from './common.js';
+import { exit, setProgram, version, warn, whenPipeBreaks } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
 import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
@@ -520,6 +520,8 @@ export async function runMain(argv: string[]): Promise<never> {
   process.on('SIGINT', () => void quit(0));
   process.on('SIGHUP', () => void quit(0));
   process.on('SIGTERM', () => void quit(0, 'SIGTERM'));
+  // The reader of our output went away: stop the utility as for SIGINT, then exit 0 quietly.
+  whenPipeBreaks(() => void quit(0));
 
   /** Harvests until the burst is over: no event for SETTLE_MS, or SETTLE_MAX_MS in all. */
   async function settle(s: Seen): Promise<void> {

@@ -1,0 +1,92 @@
+// The kq tool under faults and bad input (issue 10): watched paths that vanish, hostile standard
+// input for kq run, utilities that cannot be run or will not stop, readers that go away, and
+// signals sent to kq itself. Each case runs the real built kq; its outcome is in docs/cli.md
+// ("Faults").
+import assert from 'node:assert/strict';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { alive, exitOf, KQ, kq, needs, type Run, tempDir, unreaped, write } from './support.js';
+
+const EV = { ...process.env, EV_TRACE: '1' };
+
+/** kq run ARGS with `input` (text or bytes) on stdin. */
+function run(t: TestContext, input: string | Buffer, args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const r = kq(t, ['run', ...args], { env: { ...EV, ...env } });
+  r.child.stdin!.end(input);
+  return r;
+}
+
+/** The pid in the last line `WORD PID` printed so far. */
+async function pidOf(r: Run, word: string, from = 0, stream: 'stdout' | 'stderr' = 'stdout'): Promise<number> {
+  return Number((await r.line(new RegExp(`^${word} \\d+$`), { from, stream })).split(' ')[1]);
+}
+
+// ---- readers that go away ----------------------------------------------------------------
+
+/**
+ * `kq ARGS | head -1` in bash; the script prints kq's own status (PIPESTATUS) at the end.
+ * `poke` causes one more event each time it is called, until kq has seen its reader gone.
+ */
+async function intoHead(t: TestContext, args: string, poke: () => void): Promise<Run> {
+  const r = kq(t, [], {}, ['bash', '-c', `"${process.execPath}" "${KQ}" ${args} | head -1; echo "kq status \${PIPESTATUS[0]}"`]);
+  for (let i = 0; r.status === null && !r.stdout.some((l) => l.startsWith('kq status')); i++) {
+    if (i > 100) throw new Error(`kq did not notice its reader gone\n${r.stderr.join('\n')}`);
+    poke();
+    await r.line(/^kq status/, { timeout: 200 }).catch(() => {});
+  }
+  assert.equal(await exitOf(r), 0);
+  return r;
+}
+
+test('closed pipe: kq watch | head -1 and kq tail -f | head -1 exit 0 quietly at their next write', async (t) => {
+  if (!needs(t, 'VNODE')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, 'one\n');
+  const [w, tl] = await Promise.all([
+    intoHead(t, `watch ${f} --verbose`, () => appendFileSync(f, 'x')),
+    intoHead(t, `tail -f ${f}`, () => appendFileSync(f, 'y\n')),
+  ]);
+  for (const r of [w, tl]) {
+    assert.equal(r.stdout.at(-1), 'kq status 0');
+    assert.equal(r.stdout.length, 2, r.stdout.join('\n'));
+    assert.deepEqual(r.stderr.filter((l) => !/watching/.test(l)), [], 'no EPIPE, no stack trace');
+  }
+  // Without -f, a long output cut short.
+  writeFileSync(join(dir, 'big'), Array.from({ length: 200_000 }, (_, i) => `${i}\n`).join(''));
+  const big = kq(t, [], {}, ['bash', '-c', `"${process.execPath}" "${KQ}" tail -n +1 ${join(dir, 'big')} | head -1; echo "kq status \${PIPESTATUS[0]}"`]);
+  assert.equal(await exitOf(big), 0);
+  assert.deepEqual(big.stdout, ['0', 'kq status 0']);
+  assert.deepEqual(big.stderr, []);
+});
+
+test('closed pipe: kq wait -v | head -1 exits 0 quietly when the second exit is written', async (t) => {
+  if (!needs(t, 'PROC')) return;
+  const a = await unreaped(t, 'exit 3');
+  const b = await unreaped(t, 'exit 4');
+  const r = kq(t, [], {}, ['bash', '-c', `"${process.execPath}" "${KQ}" wait -v ${a.pid} ${b.pid} | head -1; echo "kq status \${PIPESTATUS[0]}"`]);
+  a.go();
+  await r.line(new RegExp(`^${a.pid}: exited with status 3\\.$`));
+  b.go();
+  assert.equal(await exitOf(r), 0);
+  assert.deepEqual(r.stdout, [`${a.pid}: exited with status 3.`, 'kq status 0']);
+  assert.deepEqual(r.stderr, []);
+});
+
+test('closed pipe: kq run -r stops its utility and exits 0 when its output has no reader', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '');
+  // -c makes kq run itself write (the clear sequence) before each run.
+  const r = run(t, `${f}\n`, ['-nrc', 'sh', '-c', 'echo start $$ >&2; exec sleep 100']);
+  const first = await pidOf(r, 'start', 0, 'stderr');
+  r.child.stdout!.destroy(); // the reader goes away
+  appendFileSync(f, 'x');
+  assert.equal(await exitOf(r), 0);
+  assert.equal(alive(first), false);
+  for (const l of r.stderr.filter((s) => /^start /.test(s))) assert.equal(alive(Number(l.split(' ')[1])), false, l);
+  assert.ok(!r.stderr.some((l) => /EPIPE|Error/.test(l)), r.stderr.join('\n'));
+});
+
