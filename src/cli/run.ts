@@ -23,7 +23,7 @@ import { exit, setProgram, version, warn, whenPipeBreaks } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
 import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
-import { bitNames, shellStatus, strerror, VNODE_NOTES } from './notes.js';
+import { bitNames, codeText, shellStatus, strerror, VNODE_NOTES } from './notes.js';
 
 const USAGE_LINE = 'usage: kq run [-acdnprsxz] utility [argument [/_] ...] < filenames';
 
@@ -360,14 +360,18 @@ export async function runMain(argv: string[]): Promise<never> {
     const [cmd, ...args] = argvFor();
     const stdio: StdioOptions = opt.restart ? ['ignore', 'inherit', 'inherit'] : [tty !== null ? ttyFd : 'inherit', 'inherit', 'inherit'];
     const c = spawn(cmd!, args, { stdio, detached: opt.restart });
-    c.on('error', () => {}); // reported below, as entr's child reports a failed exec
     if (c.pid === undefined) {
-      warn(`exec ${cmd}: No such file or directory`);
+      // The exec failed (ENOENT, EACCES, ...): Node says why in the 'error' event that follows,
+      // as entr's child reports it before exiting 1.
       child = null;
-      pendingExit = 1 << 8;
-      kq.keventSync([{ ident: 'exec failed', filter: EVFILT_USER, flags: EV_ADD | EV_ONESHOT, fflags: NOTE_TRIGGER }], 0);
+      c.once('error', (e: NodeJS.ErrnoException) => {
+        warn(`exec ${cmd}: ${codeText(e.code)}`);
+        pendingExit = 1 << 8;
+        kq.keventSync([{ ident: 'exec failed', filter: EVFILT_USER, flags: EV_ADD | EV_ONESHOT, fflags: NOTE_TRIGGER }], 0);
+      });
       return;
     }
+    c.on('error', () => {}); // a signal to a process that is gone: nothing to report
     child = c;
     const errno = change(kq, { ident: c, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT });
     if (errno !== 0) {

@@ -17,10 +17,36 @@ function run(t: TestContext, input: string | Buffer, args: string[], env: NodeJS
   return r;
 }
 
+const count = (lines: string[], re: RegExp): number => lines.filter((l) => re.test(l)).length;
+
 /** The pid in the last line `WORD PID` printed so far. */
 async function pidOf(r: Run, word: string, from = 0, stream: 'stdout' | 'stderr' = 'stdout'): Promise<number> {
   return Number((await r.line(new RegExp(`^${word} \\d+$`), { from, stream })).split(' ')[1]);
 }
+
+// ---- kq run: utilities that cannot run, or will not stop ---------------------------------
+
+test('run: a utility that cannot be executed is reported with the reason; status 1 with -z, else kq run keeps watching', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  const script = join(dir, 'not-executable');
+  write(f, '');
+  writeFileSync(script, '#!/bin/sh\necho no\n', { mode: 0o644 });
+  const [missing, denied] = [run(t, `${f}\n`, ['-nz', 'no-such-command-kq']), run(t, `${f}\n`, ['-nz', script])];
+  assert.equal(await exitOf(missing), 1);
+  assert.ok(missing.stderr.includes('kq run: exec no-such-command-kq: No such file or directory'), missing.stderr.join('\n'));
+  assert.equal(await exitOf(denied), 1);
+  assert.ok(denied.stderr.includes(`kq run: exec ${script}: Permission denied`), denied.stderr.join('\n'));
+  // Without -z, as entr: the failure is the run's status (1); the next change tries again.
+  const r = run(t, `${f}\n`, ['-n', 'no-such-command-kq']);
+  await r.line(/utility exited: status 1/, { stream: 'stderr' });
+  appendFileSync(f, 'x');
+  await r.line(/utility exited: status 1/, { stream: 'stderr', from: r.stderr.findIndex((l) => /utility exited/.test(l)) + 1 });
+  assert.equal(count(r.stderr, /^kq run: exec no-such-command-kq: No such file or directory$/), 2);
+  r.child.kill('SIGINT');
+  assert.equal(await exitOf(r), 0);
+});
 
 // ---- readers that go away ----------------------------------------------------------------
 
