@@ -102,3 +102,31 @@ export function version(): string {
   }
   return cachedVersion;
 }
+
+const octal = (b: number): string => `\\${b.toString(8).padStart(3, '0')}`;
+
+/** The bytes as UTF-8, or null when they are not valid UTF-8 (Node would replace them with U+FFFD). */
+export function utf8(bytes: Buffer): string | null {
+  const s = bytes.toString('utf8');
+  return Buffer.byteLength(s) === bytes.length && Buffer.from(s).equals(bytes) ? s : null;
+}
+
+/**
+ * A name as a message shows it: control characters (NUL included) and, in a name that is not
+ * UTF-8, every byte outside ASCII, as octal escapes (`caf\351`), as BSD tools print names through
+ * vis(3); so a line of binary garbage stays one readable line.
+ */
+export function visible(name: string | Buffer): string {
+  const s = typeof name === 'string' ? name : utf8(name);
+  if (s !== null) {
+    let out = '';
+    for (const c of s) {
+      const code = c.charCodeAt(0);
+      out += code < 0x20 || code === 0x7f ? octal(code) : c;
+    }
+    return out;
+  }
+  let out = '';
+  for (const b of name as Buffer) out += b < 0x20 || b >= 0x7f ? octal(b) : String.fromCharCode(b);
+  return out;
+}

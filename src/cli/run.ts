@@ -10,7 +10,9 @@
  * ENTR_RESTART_SIGNAL, PAGER and SHELL, the space and q keys.
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, type Stats, statSync, writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { isatty, ReadStream } from 'node:tty';
@@ -19,7 +21,7 @@ import {
   EVFILT_USER, EVFILT_VNODE, type KEvent, kqueue, NOTE_ATTRIB, NOTE_DELETE, NOTE_EXIT, NOTE_EXTEND,
   NOTE_RENAME, NOTE_TRIGGER, NOTE_WRITE,
 } from '../index.js';
-import { exit, setProgram, version, warn, whenPipeBreaks } from './common.js';
+import { exit, setProgram, utf8, version, visible, warn, whenPipeBreaks } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
 import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
@@ -87,6 +89,9 @@ const SETTLE_MS = 20;
 /** A burst never holds a run back longer than this. */
 const SETTLE_MAX_MS = 250;
 
+/** Descriptors Node, the terminal, the utility's pipes and the status filter may need. */
+const FDS_RESERVED = 64;
+
 const FILE_NOTES = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_RENAME | NOTE_ATTRIB;
 
 const RESTART_SIGNALS = ['HUP', 'INT', 'QUIT', 'TERM', 'USR1', 'USR2'];
@@ -109,6 +114,39 @@ interface Options {
   shell: boolean;
   status: number;
   oneshot: boolean;
+}
+
+/**
+ * How many names can be watched: each holds an inotify watch (fs.inotify.max_user_watches) and
+ * one descriptor of the library's (the open files limit, `ulimit -n`, less what Node itself
+ * needs). entr raises its soft limit to the hard one; Node cannot, so the soft limit counts.
+ */
+function watchLimit(): { max: number; why: string } {
+  let watches = 65536;
+  try {
+    watches = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim()) || watches;
+  } catch {
+    // not Linux: keep entr's default
+  }
+  let fds = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) fds = Number(m[1]) - FDS_RESERVED;
+  } catch {
+    // no /proc: only the inotify limit is known
+  }
+  return fds < watches
+    ? { max: Math.max(0, fds), why: 'the open files limit, ulimit -n' }
+    : { max: watches, why: "inotify's fs.inotify.max_user_watches" };
+}
+
+function statOrNull(path: string | Buffer): Stats | null {
+  try {
+    // No exception (and its stack) for the common miss: a long list of gone names stays fast.
+    return statSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** A directory watched under -d, with the names it had (new ones end the run with status 2). */
@@ -196,34 +234,53 @@ export async function runMain(argv: string[]): Promise<never> {
 
   // The file list comes from a pipe or a file, never from a person typing.
   if (isatty(0)) return usage();
-  let input: string;
+  // Bytes, not text: a name is whatever bytes a line holds (decoding as UTF-8 would replace
+  // invalid bytes and name another file).
+  let input: Buffer;
   try {
-    input = readFileSync(0, 'utf8');
+    input = readFileSync(0);
   } catch {
-    input = await new Promise<string>((res) => {
-      let s = '';
-      process.stdin.setEncoding('utf8').on('data', (d: string) => { s += d; }).on('end', () => res(s));
+    input = await new Promise<Buffer>((res) => {
+      const parts: Buffer[] = [];
+      process.stdin.on('data', (d: Buffer) => parts.push(d)).on('end', () => res(Buffer.concat(parts)));
     });
   }
 
-  let maxFiles = 65536;
-  try {
-    maxFiles = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim()) || maxFiles;
-  } catch {
-    // not Linux: keep entr's default
-  }
-
+  const limit = watchLimit();
+  // One write for the reports of a long list (100,000 missing names), not one each.
+  let notes = '';
+  const note = (message: string): void => {
+    notes += `kq run: ${message}\n`;
+    if (notes.length > 65536) flushNotes();
+  };
+  const flushNotes = (): void => {
+    if (notes !== '') process.stderr.write(notes);
+    notes = '';
+  };
   const files: string[] = [];
   const dirs: string[] = [];
   const seen = new Set<string>();
-  for (const line of input.split('\n')) {
-    if (line === '') continue;
-    if (Buffer.byteLength(line) >= PATH_MAX) return fail(`path too long: ${line}`);
-    let st;
-    try {
-      st = statSync(line);
-    } catch {
-      warn(`unable to stat '${line}'`);
+  const seenDirs = new Set<string>();
+  for (let at = 0; at < input.length;) {
+    let nl = input.indexOf(0x0a, at);
+    if (nl < 0) nl = input.length;
+    const bytes = input.subarray(at, nl);
+    at = nl + 1;
+    if (bytes.length === 0) continue;
+    if (bytes.length >= PATH_MAX) {
+      flushNotes();
+      return fail(`path too long: ${visible(bytes)}`);
+    }
+    const line = utf8(bytes);
+    // A NUL cannot be in a name (entr's C string would stop there and watch a prefix).
+    if (line === null || line.includes('\0')) {
+      if (line === null && statOrNull(bytes) !== null) note(`unable to watch '${visible(bytes)}': not a UTF-8 name (Node takes names as UTF-8 text)`);
+      else note(`unable to stat '${visible(bytes)}'`);
+      continue;
+    }
+    const st = statOrNull(line);
+    if (st === null) {
+      note(`unable to stat '${visible(line)}'`);
       continue;
     }
     if (st.isFile()) {
@@ -231,15 +288,19 @@ export async function runMain(argv: string[]): Promise<never> {
       seen.add(line);
       if (opt.dirwatch > 0) {
         const parent = dirname(line);
-        if (!dirs.includes(parent)) dirs.push(parent);
+        if (!seenDirs.has(parent)) dirs.push(parent);
+        seenDirs.add(parent);
       }
     } else if (st.isDirectory() && opt.dirwatch > 0) {
-      if (!dirs.includes(line)) dirs.push(line);
+      if (!seenDirs.has(line)) dirs.push(line);
+      seenDirs.add(line);
     }
-    if (files.length + dirs.length + 1 > maxFiles) {
-      return fail(`Too many files listed; the hard limit for your login class is ${maxFiles}. Please consult docs/cli.md (inotify's fs.inotify.max_user_watches)`);
+    if (files.length + dirs.length + 1 > limit.max) {
+      flushNotes();
+      return fail(`Too many files listed; the hard limit for your login class is ${limit.max}. Please consult docs/cli.md (${limit.why})`);
     }
   }
+  flushNotes();
   if (files.length === 0) return fail('No regular files to watch');
 
   // Keys: the controlling terminal, opened as entr opens /dev/tty.

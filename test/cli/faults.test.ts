@@ -24,6 +24,85 @@ async function pidOf(r: Run, word: string, from = 0, stream: 'stdout' | 'stderr'
   return Number((await r.line(new RegExp(`^${word} \\d+$`), { from, stream })).split(' ')[1]);
 }
 
+// ---- kq run: standard input --------------------------------------------------------------
+
+test('run: empty input, or only empty lines: entr\'s message, status 1', async (t) => {
+  const results = await Promise.all(['', '\n', '\n\n\n'].map(async (input) => {
+    const r = run(t, input, ['-n', 'true'], { EV_TRACE: undefined });
+    return { status: await exitOf(r), stderr: r.stderr, stdout: r.stdout };
+  }));
+  for (const r of results) assert.deepEqual(r, { status: 1, stderr: ['kq run: No regular files to watch'], stdout: [] });
+});
+
+test('run: binary garbage on stdin (NULs, invalid UTF-8, control bytes): each line reported readably, the real file still watched', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const good = join(dir, 'good');
+  write(good, '');
+  // A file whose name is not UTF-8 (Latin-1 "café"): Node can neither take it from a string nor
+  // hand it to the library, so it is refused by name rather than mistaken for another file.
+  const latin1 = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]);
+  writeFileSync(latin1, '');
+  const input = Buffer.concat([
+    Buffer.from(`${good}\0junk\n`),
+    Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x0a]),
+    latin1, Buffer.from('\n'),
+    Buffer.from('\x1b[31mred\x07\n'),
+    Buffer.from(`${good}\n`),
+    Buffer.from([0x80, 0x81]), // no final newline
+  ]);
+  const r = run(t, input, ['-nz', 'echo', 'ran', '/_'], { EV_TRACE: undefined });
+  assert.equal(await exitOf(r), 0);
+  assert.deepEqual(r.stdout, [`ran ${good}`]);
+  assert.deepEqual(r.stderr, [
+    `kq run: unable to stat '${good}\\000junk'`,
+    "kq run: unable to stat '\\377\\376\\000\\001'",
+    `kq run: unable to watch '${dir}/caf\\351': not a UTF-8 name (Node takes names as UTF-8 text)`,
+    "kq run: unable to stat '\\033[31mred\\007'",
+    "kq run: unable to stat '\\200\\201'",
+  ]);
+});
+
+test('run: 100,000 names on stdin (1,000 files, each listed 100 times) are read and watched promptly', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const names: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    names.push(join(dir, `f${i}`));
+    write(names[i]!, '');
+  }
+  const lines: string[] = [];
+  for (let k = 0; k < 100; k++) lines.push(...names);
+  const t0 = Date.now();
+  const r = run(t, `${lines.join('\n')}\n`, ['-npz', 'echo', 'ran', '/_']);
+  await r.line(/^kq run: watching 1000 files$/, { stream: 'stderr', timeout: 30_000 });
+  t.diagnostic(`100,000 names read and 1,000 files watched in ${Date.now() - t0} ms`);
+  appendFileSync(names[999]!, 'x');
+  assert.equal(await exitOf(r), 0);
+  assert.deepEqual(r.stdout, [`ran ${names[999]}`]);
+});
+
+test('run: 100,000 names that do not exist: each reported, then entr\'s message (status 1)', async (t) => {
+  const lines = Array.from({ length: 100_000 }, (_, i) => `/nonexistent/kq-fault/${i}`);
+  const t0 = Date.now();
+  const r = run(t, `${lines.join('\n')}\n`, ['-n', 'true'], { EV_TRACE: undefined });
+  assert.equal(await exitOf(r, 30_000), 1);
+  t.diagnostic(`100,000 missing names reported in ${Date.now() - t0} ms`);
+  assert.equal(r.stderr.length, 100_001);
+  assert.equal(r.stderr[99_999], "kq run: unable to stat '/nonexistent/kq-fault/99999'");
+  assert.equal(r.stderr[100_000], 'kq run: No regular files to watch');
+});
+
+test('run: more files than the open files limit allows: entr\'s "Too many files listed" before watching any', async (t) => {
+  const dir = tempDir(t);
+  const names = Array.from({ length: 300 }, (_, i) => join(dir, `f${i}`));
+  for (const n of names) write(n, '');
+  const r = kq(t, [], { env: EV }, ['sh', '-c', `ulimit -n 200 && exec "${process.execPath}" "${KQ}" run -n true`]);
+  r.child.stdin!.end(`${names.join('\n')}\n`);
+  assert.equal(await exitOf(r), 1);
+  assert.deepEqual(r.stderr, ['kq run: Too many files listed; the hard limit for your login class is 136. Please consult docs/cli.md (the open files limit, ulimit -n)']);
+});
+
 // ---- kq run: utilities that cannot run, or will not stop ---------------------------------
 
 test('run: a utility that cannot be executed is reported with the reason; status 1 with -z, else kq run keeps watching', async (t) => {
