@@ -94,6 +94,11 @@ const FDS_RESERVED = 64;
 
 const FILE_NOTES = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_RENAME | NOTE_ATTRIB;
 
+/** A utility that has not exited this long after the restart signal is sent SIGKILL. */
+const KILL_AFTER_MS = 2000;
+/** The ident of the grace period's timer. */
+const KILL = 'kill the utility';
+
 const RESTART_SIGNALS = ['HUP', 'INT', 'QUIT', 'TERM', 'USR1', 'USR2'];
 
 const EXAMPLE_STATUS_SCRIPT = `# Status script for kq run -x (entr's format). Each line of input is
@@ -226,6 +231,13 @@ export async function runMain(argv: string[]): Promise<never> {
     const bare = envSig.startsWith('SIG') ? envSig.slice(3) : envSig;
     if (!RESTART_SIGNALS.includes(bare)) return fail(`unrecognized signal: ${bare} (${RESTART_SIGNALS.join(', ')})`);
     restartSignal = `SIG${bare}` as NodeJS.Signals;
+  }
+
+  let killAfterMs = KILL_AFTER_MS;
+  const envKill = process.env.KQ_RUN_KILL_AFTER;
+  if (envKill !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(envKill)) return fail(`KQ_RUN_KILL_AFTER takes a number of seconds, not '${visible(envKill)}'`);
+    killAfterMs = Math.round(Number(envKill) * 1000);
   }
 
   // Prevent interactive utilities from paging, and make sure a shell is known.
@@ -455,6 +467,26 @@ export async function runMain(argv: string[]): Promise<never> {
     }
   }
 
+  /**
+   * Asks the utility to end (restartSignal) and arms the SIGKILL that follows when it has not
+   * exited within killAfterMs: a utility that ignores SIGTERM cannot hold a restart or kq's own
+   * exit forever. The grace period is a one-shot EVFILT_TIMER on the queue, deleted at the exit.
+   */
+  function stopUtility(): void {
+    const c = child;
+    if (c === null) return;
+    signalUtility(restartSignal);
+    if (killAfterMs > 0) change(kq, { ident: KILL, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: killAfterMs, udata: c });
+  }
+
+  /** The grace period is over: SIGKILL the utility (its whole process group under -r). */
+  function killUtility(): void {
+    const c = child;
+    if (c === null) return;
+    warn(`${basename(c.spawnfile)} (pid ${c.pid}) did not exit ${killAfterMs / 1000} s after ${restartSignal}: sending SIGKILL`);
+    signalUtility('SIGKILL');
+  }
+
   /** Reports an exit through the status script and records it. */
   function exited(status: number): void {
     const sig = status & 0x7f;
@@ -464,16 +496,21 @@ export async function runMain(argv: string[]): Promise<never> {
     }
   }
 
+  /** Ends the status filter (its input), waiting for it to print what it has. */
+  async function endFilter(): Promise<void> {
+    const f = filter;
+    if (f === null) return;
+    filter = null;
+    f.stdin!.end();
+    await new Promise<void>((res) => {
+      if (f.exitCode !== null || f.signalCode !== null || f.pid === undefined) res();
+      else f.on('exit', () => res());
+    });
+  }
+
   async function leave(status: number): Promise<never> {
     keysStop();
-    if (filter !== null) {
-      const f = filter;
-      f.stdin!.end();
-      await new Promise<void>((res) => {
-        if (f.exitCode !== null || f.pid === undefined) res();
-        else f.on('exit', () => res());
-      });
-    }
+    await endFilter();
     return exit(status);
   }
 
@@ -486,6 +523,7 @@ export async function runMain(argv: string[]): Promise<never> {
       if (child !== null && ev.ident === child) {
         child = null;
         s.childExit = Number(ev.data);
+        change(kq, { ident: KILL, filter: EVFILT_TIMER, flags: EV_DELETE });
       }
       return;
     }
@@ -500,6 +538,10 @@ export async function runMain(argv: string[]): Promise<never> {
     }
     if (ev.filter === EVFILT_READ) {
       keys(s);
+      return;
+    }
+    if (ev.filter === EVFILT_TIMER && ev.ident === KILL) {
+      if (ev.udata === child) killUtility();
       return;
     }
     if (ev.filter === EVFILT_TIMER) {
@@ -561,11 +603,14 @@ export async function runMain(argv: string[]): Promise<never> {
   /** Ends kq run as entr's handle_exit does: the utility is stopped and waited for first. */
   let quitting = false;
   async function quit(status: number, raise?: NodeJS.Signals): Promise<never> {
-    if (!quitting) {
+    if (quitting) {
+      // A second Ctrl-C (or SIGTERM) while the utility is being stopped: no more grace.
+      signalUtility('SIGKILL');
+    } else {
       quitting = true;
       if (child !== null) {
         terminating = true;
-        signalUtility(restartSignal);
+        stopUtility();
         // Another loop may be waiting on the queue too (a run in progress) and take the exit
         // event itself: poll, so either way this loop sees the utility gone.
         while (child !== null) {
@@ -574,6 +619,7 @@ export async function runMain(argv: string[]): Promise<never> {
         }
       }
       if (raise !== undefined) {
+        await endFilter();
         keysStop();
         process.removeAllListeners(raise);
         process.kill(process.pid, raise);
@@ -624,7 +670,7 @@ export async function runMain(argv: string[]): Promise<never> {
     if (opt.restart) {
       if (child !== null) {
         terminating = true;
-        signalUtility(restartSignal);
+        stopUtility();
         const s = fresh();
         await waitChild(s);
         terminating = false;

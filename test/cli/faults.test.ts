@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { alive, exitOf, KQ, kq, needs, type Run, tempDir, unreaped, write } from './support.js';
+import { alive, exitOf, gone, KQ, kq, needs, type Run, tempDir, unreaped, write } from './support.js';
 
 const EV = { ...process.env, EV_TRACE: '1' };
 
@@ -125,6 +125,55 @@ test('run: a utility that cannot be executed is reported with the reason; status
   assert.equal(count(r.stderr, /^kq run: exec no-such-command-kq: No such file or directory$/), 2);
   r.child.kill('SIGINT');
   assert.equal(await exitOf(r), 0);
+});
+
+const STUBBORN = 'trap "" TERM; echo start $$; sleep 100 & echo child $!; wait';
+
+test('run -r: a utility that ignores SIGTERM is sent SIGKILL after the grace period, and the restart happens', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '');
+  const r = run(t, `${f}\n`, ['-nr', 'sh', '-c', STUBBORN]);
+  const first = await pidOf(r, 'start');
+  const grandchild = await pidOf(r, 'child');
+  appendFileSync(f, 'x');
+  await r.line(new RegExp(`^kq run: sh \\(pid ${first}\\) did not exit 2 s after SIGTERM: sending SIGKILL$`), { stream: 'stderr' });
+  const second = await pidOf(r, 'start', r.stdout.indexOf(`start ${first}`) + 1);
+  assert.notEqual(second, first);
+  assert.equal(alive(first), false);
+  await gone(grandchild); // SIGKILL went to the whole process group
+  assert.equal(r.status, null);
+  r.child.kill('SIGINT');
+  await r.line(new RegExp(`^kq run: sh \\(pid ${second}\\) did not exit`), { stream: 'stderr' });
+  assert.equal(await exitOf(r), 0);
+  assert.equal(alive(second), false);
+});
+
+test('run: SIGTERM to kq run with a stubborn utility: SIGKILL after KQ_RUN_KILL_AFTER, then kq run dies of SIGTERM; a second signal kills at once', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '');
+  const r = run(t, `${f}\n`, ['-n', 'sh', '-c', STUBBORN], { KQ_RUN_KILL_AFTER: '0.3' });
+  const pid = await pidOf(r, 'start');
+  r.child.kill('SIGTERM');
+  await r.line(new RegExp(`^kq run: sh \\(pid ${pid}\\) did not exit 0.3 s after SIGTERM: sending SIGKILL$`), { stream: 'stderr' });
+  assert.equal(await exitOf(r), 143);
+  assert.equal(alive(pid), false);
+  // KQ_RUN_KILL_AFTER=0 waits for ever; a second Ctrl-C is then the way out. This utility
+  // says when the first one reached it (as SIGTERM to its group), and goes on.
+  const again = run(t, `${f}\n`, ['-nr', 'sh', '-c', 'trap "echo term" TERM; echo start $$; while :; do sleep 0.05; done'], { KQ_RUN_KILL_AFTER: '0' });
+  const p2 = await pidOf(again, 'start');
+  again.child.kill('SIGINT');
+  await again.line(/^term$/);
+  assert.equal(again.status, null);
+  again.child.kill('SIGINT');
+  assert.equal(await exitOf(again), 0);
+  assert.equal(alive(p2), false);
+  const bad = run(t, `${f}\n`, ['-n', 'true'], { KQ_RUN_KILL_AFTER: 'soon' });
+  assert.equal(await exitOf(bad), 1);
+  assert.deepEqual(bad.stderr, ["kq run: KQ_RUN_KILL_AFTER takes a number of seconds, not 'soon'"]);
 });
 
 // ---- readers that go away ----------------------------------------------------------------
