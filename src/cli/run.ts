@@ -62,7 +62,8 @@ restarts it); q quits.
 
 Environment: EV_TRACE (report what is watched and each event on stderr),
 ENTR_RESTART_SIGNAL (HUP, INT, QUIT, TERM, USR1 or USR2, with or
-without SIG), ENTR_STATUS_SCRIPT, PAGER (set to /bin/cat when unset), SHELL
+without SIG), KQ_RUN_KILL_AFTER (seconds a stopped utility is given before
+SIGKILL; 2 by default, 0 waits for ever), ENTR_STATUS_SCRIPT, PAGER (set to /bin/cat when unset), SHELL
 (/bin/sh when unset).
 
 Exit status: 0 after SIGINT, Ctrl-C or q; 1 when no regular file was given or

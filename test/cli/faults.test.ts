@@ -3,7 +3,7 @@
 // signals sent to kq itself. Each case runs the real built kq; its outcome is in docs/cli.md
 // ("Faults").
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { alive, exitOf, gone, KQ, kq, needs, type Run, tempDir, unreaped, write } from './support.js';
@@ -23,6 +23,130 @@ const count = (lines: string[], re: RegExp): number => lines.filter((l) => re.te
 async function pidOf(r: Run, word: string, from = 0, stream: 'stdout' | 'stderr' = 'stdout'): Promise<number> {
   return Number((await r.line(new RegExp(`^${word} \\d+$`), { from, stream })).split(' ')[1]);
 }
+
+// ---- kq watch: paths that go away --------------------------------------------------------
+
+test('watch: a deleted file is reported once and waited for; the other paths keep being watched', async (t) => {
+  if (!needs(t, 'VNODE')) return;
+  const dir = tempDir(t);
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  write(a, '');
+  write(b, '');
+  const r = kq(t, ['watch', a, b, '--verbose']);
+  await r.line(/watching 2 paths/, { stream: 'stderr' });
+  rmSync(a);
+  await r.line(/gone, waiting for it to reappear/, { stream: 'stderr' });
+  appendFileSync(b, 'x');
+  // b's line comes after everything a's deletion caused: a's DELETE was printed exactly once.
+  const at = r.stdout.indexOf(await r.line(new RegExp(`VNODE ${b} WRITE`)));
+  assert.equal(count(r.stdout.slice(0, at), new RegExp(`VNODE ${a} `)), 1, r.stdout.join('\n'));
+  assert.match(r.stdout.find((l) => l.includes(` ${a} `))!, /DELETE/);
+  write(a, 'back');
+  await r.line(/exists again, watching it/, { stream: 'stderr' });
+  const n = r.stdout.length;
+  appendFileSync(a, 'more');
+  await r.line(new RegExp(`VNODE ${a} WRITE\\|EXTEND$`), { from: n });
+  r.child.kill('SIGINT');
+  assert.equal(await exitOf(r), 130);
+});
+
+test('watch: the watched directory itself removed: each entry and the directory reported once, then waited for', async (t) => {
+  if (!needs(t, 'VNODE')) return;
+  const top = tempDir(t);
+  const dir = join(top, 'd');
+  const other = join(top, 'other');
+  mkdirSync(dir);
+  write(join(dir, 'x'), '');
+  write(join(dir, 'y'), '');
+  write(other, '');
+  const r = kq(t, ['watch', dir, other, '--verbose']);
+  await r.line(/watching 4 paths/, { stream: 'stderr' });
+  rmSync(dir, { recursive: true });
+  await r.line(new RegExp(`^kq watch: ${dir}: gone, waiting`), { stream: 'stderr' });
+  appendFileSync(other, 'x');
+  const at = r.stdout.indexOf(await r.line(new RegExp(`VNODE ${other} WRITE`)));
+  const before = r.stdout.slice(0, at);
+  for (const e of ['x', 'y']) assert.equal(count(before, new RegExp(`VNODE ${dir}/${e} .*DELETE`)), 1, before.join('\n'));
+  assert.equal(count(before, new RegExp(`VNODE ${dir} .*DELETE`)), 1, before.join('\n'));
+  assert.equal(r.status, null, 'still running: the name is waited for');
+  // The directory comes back: it is watched again, with its entries.
+  mkdirSync(dir);
+  await r.line(new RegExp(`^kq watch: ${dir}: exists again`), { stream: 'stderr' });
+  write(join(dir, 'z'), '');
+  await r.line(new RegExp(`watching new ${dir}/z$`), { stream: 'stderr' });
+  const n = r.stdout.length;
+  appendFileSync(join(dir, 'z'), 'x');
+  await r.line(new RegExp(`VNODE ${dir}/z WRITE\\|EXTEND$`), { from: n });
+  r.child.kill('SIGINT');
+  assert.equal(await exitOf(r), 130);
+});
+
+test('watch -r: a subtree removed is reported once per path and dropped; the rest of the tree keeps working', async (t) => {
+  if (!needs(t, 'VNODE')) return;
+  const root = tempDir(t);
+  mkdirSync(join(root, 'sub', 'deep'), { recursive: true });
+  write(join(root, 'sub', 'deep', 'f'), '');
+  write(join(root, 'keep'), '');
+  const r = kq(t, ['watch', '-r', root, '--verbose']);
+  await r.line(/watching 5 paths/, { stream: 'stderr' });
+  rmSync(join(root, 'sub'), { recursive: true });
+  await r.line(new RegExp(`VNODE ${root}/sub .*DELETE`));
+  appendFileSync(join(root, 'keep'), 'x');
+  const at = r.stdout.indexOf(await r.line(new RegExp(`VNODE ${root}/keep WRITE`)));
+  const before = r.stdout.slice(0, at);
+  for (const p of ['sub', 'sub/deep', 'sub/deep/f']) {
+    assert.equal(count(before, new RegExp(`VNODE ${root}/${p} .*DELETE`)), 1, `${p}\n${before.join('\n')}`);
+  }
+  // Dropped, not waited for: a new sub is a new entry of the root.
+  mkdirSync(join(root, 'sub'));
+  await r.line(new RegExp(`watching new ${root}/sub$`), { stream: 'stderr' });
+  r.child.kill('SIGTERM');
+  assert.equal(await exitOf(r), 143);
+});
+
+// ---- kq run: files that go away ----------------------------------------------------------
+
+test('run -r: a watched file deleted for good stops the utility, then kq run exits 1', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '');
+  const r = run(t, `${f}\n`, ['-nr', 'sh', '-c', 'echo start $$; exec sleep 100']);
+  const pid = await pidOf(r, 'start');
+  rmSync(f);
+  assert.equal(await exitOf(r), 1);
+  assert.ok(r.stderr.includes(`kq run: cannot open '${f}': No such file or directory`), r.stderr.join('\n'));
+  assert.equal(alive(pid), false, 'the utility was stopped first');
+});
+
+test('run -d: the watched directory removed ends kq run with status 1, not 2 (nothing was added)', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const top = tempDir(t);
+  const dir = join(top, 'src');
+  mkdirSync(dir);
+  write(join(dir, 'a.c'), '');
+  const r = run(t, `${join(dir, 'a.c')}\n`, ['-nd', 'echo', 'ran']);
+  await r.line(/utility exited/, { stream: 'stderr' });
+  rmSync(dir, { recursive: true });
+  assert.equal(await exitOf(r), 1);
+  assert.ok(r.stderr.some((l) => l === `kq run: cannot open '${join(dir, 'a.c')}': No such file or directory` || l === `kq run: cannot open '${dir}': No such file or directory`), r.stderr.join('\n'));
+});
+
+test('run: a file deleted and re-created within the second keeps kq run going, and counts as a change', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '1');
+  const r = run(t, `${f}\n`, ['-n', 'echo', 'ran']);
+  await r.line(/utility exited/, { stream: 'stderr' });
+  rmSync(f);
+  write(f, '2');
+  await r.line(/^ran$/, { from: 1 });
+  r.child.kill('SIGINT');
+  assert.equal(await exitOf(r), 0);
+  assert.ok(!r.stderr.some((l) => /cannot open/.test(l)), r.stderr.join('\n'));
+});
 
 // ---- kq run: standard input --------------------------------------------------------------
 
@@ -244,3 +368,51 @@ test('closed pipe: kq run -r stops its utility and exits 0 when its output has n
   assert.ok(!r.stderr.some((l) => /EPIPE|Error/.test(l)), r.stderr.join('\n'));
 });
 
+// ---- signals to kq itself ----------------------------------------------------------------
+
+const SIGNALS = [['SIGTERM', 143], ['SIGINT', 0], ['SIGHUP', 0]] as const;
+
+test('signals to kq run (a long-running utility, then -r with a grandchild): conventional statuses, no process left', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, '');
+  const cases = SIGNALS.flatMap(([sig, status]) => [
+    { sig, status, args: ['-n', 'sh', '-c', 'echo start $$; exec sleep 100'] },
+    { sig, status, args: ['-nr', 'sh', '-c', 'echo start $$; sleep 100 & echo child $!; wait'] },
+  ]);
+  await Promise.all(cases.map(async ({ sig, status, args }) => {
+    const r = run(t, `${f}\n`, args);
+    const pids = [await pidOf(r, 'start')];
+    if (args[0] === '-nr') pids.push(await pidOf(r, 'child'));
+    r.child.kill(sig);
+    assert.equal(await exitOf(r), status, `${sig} ${args.join(' ')}`);
+    assert.equal(alive(pids[0]!), false, `${sig}: the utility is gone`);
+    for (const p of pids.slice(1)) await gone(p);
+  }));
+  assert.deepEqual(readdirSync(dir), ['f'], 'nothing left behind');
+});
+
+test('signals to kq watch, kq wait and kq tail -f: 143, 130 and 129, and nothing else is touched', async (t) => {
+  if (!needs(t, 'VNODE', 'PROC')) return;
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  write(f, 'line\n');
+  const waited = await unreaped(t, 'exit 0'); // kq wait's process: must outlive the signals
+  const expected = { SIGTERM: 143, SIGINT: 130, SIGHUP: 129 } as const;
+  const modes: { args: string[]; ready: (r: Run) => Promise<unknown> }[] = [
+    { args: ['watch', f, '--verbose'], ready: (r) => r.line(/watching/, { stream: 'stderr' }) },
+    { args: ['watch', '-r', dir, '--timer', '100000', '--verbose'], ready: (r) => r.line(/watching/, { stream: 'stderr' }) },
+    { args: ['wait', String(waited.pid)], ready: async () => {} },
+    { args: ['tail', '-f', f], ready: (r) => r.line(/^line$/) },
+  ];
+  await Promise.all(modes.flatMap((m) => (Object.keys(expected) as (keyof typeof expected)[]).map(async (sig) => {
+    const r = kq(t, m.args);
+    await m.ready(r);
+    r.child.kill(sig);
+    assert.equal(await exitOf(r), expected[sig], `${sig} to kq ${m.args.join(' ')}`);
+  })));
+  assert.equal(alive(waited.pid), true, 'the waited-for process is not affected');
+  assert.deepEqual(readdirSync(dir), ['f'], 'nothing left behind');
+  waited.go(); // let it end, so that nothing holds the test's pipes open
+});
