@@ -146,6 +146,35 @@ function watchLimit(): { max: number; why: string } {
     : { max: watches, why: "inotify's fs.inotify.max_user_watches" };
 }
 
+/** Every descendant of `pid`, from Linux's /proc/PID/task/TID/children (empty elsewhere). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        // the task ended meanwhile
+      }
+      for (const c of text.split(' ')) {
+        if (c === '') continue;
+        out.push(Number(c));
+        todo.push(Number(c));
+      }
+    }
+  }
+  return out;
+}
+
 function statOrNull(path: string | Buffer): Stats | null {
   try {
     // No exception (and its stack) for the common miss: a long list of gone names stays fast.
@@ -485,7 +514,17 @@ export async function runMain(argv: string[]): Promise<never> {
     const c = child;
     if (c === null) return;
     warn(`${basename(c.spawnfile)} (pid ${c.pid}) did not exit ${killAfterMs / 1000} s after ${restartSignal}: sending SIGKILL`);
+    // Without -r the utility shares kq run's process group, so its own children (which may
+    // ignore SIGTERM too) are found through /proc and killed with it, not left orphaned.
+    const rest = opt.restart || c.pid === undefined ? [] : descendants(c.pid);
     signalUtility('SIGKILL');
+    for (const pid of rest) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** Reports an exit through the status script and records it. */

@@ -281,10 +281,12 @@ test('run: SIGTERM to kq run with a stubborn utility: SIGKILL after KQ_RUN_KILL_
   write(f, '');
   const r = run(t, `${f}\n`, ['-n', 'sh', '-c', STUBBORN], { KQ_RUN_KILL_AFTER: '0.3' });
   const pid = await pidOf(r, 'start');
+  const grandchild = await pidOf(r, 'child');
   r.child.kill('SIGTERM');
   await r.line(new RegExp(`^kq run: sh \\(pid ${pid}\\) did not exit 0.3 s after SIGTERM: sending SIGKILL$`), { stream: 'stderr' });
   assert.equal(await exitOf(r), 143);
   assert.equal(alive(pid), false);
+  await gone(grandchild); // its child, which ignores SIGTERM too, is not left orphaned
   // KQ_RUN_KILL_AFTER=0 waits for ever; a second Ctrl-C is then the way out. This utility
   // says when the first one reached it (as SIGTERM to its group), and goes on.
   const again = run(t, `${f}\n`, ['-nr', 'sh', '-c', 'trap "echo term" TERM; echo start $$; while :; do sleep 0.05; done'], { KQ_RUN_KILL_AFTER: '0' });
