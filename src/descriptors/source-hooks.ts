@@ -6,16 +6,20 @@ import { types } from 'node:util';
  * that the object is given back exactly as it was found.
  */
 
-const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
-
 /**
- * `x instanceof C` without running any code of `x`'s: a Proxy is refused first (its
- * getPrototypeOf trap would run), and the ordinary prototype walk is used even where `C` has its
- * own Symbol.hasInstance (stream.Writable's reads a property of `x`, which may be a getter).
+ * `x instanceof C` without running any code of `x`'s: the prototype chain is walked by hand, and
+ * a Proxy anywhere on it (`x` itself, or `Object.create(new Proxy(...))`) answers false before
+ * its getPrototypeOf trap could run. The ordinary walk is used even where `C` has its own
+ * Symbol.hasInstance (stream.Writable's reads a property of `x`, which may be a getter).
  */
 export function isInstance(C: abstract new (...args: never[]) => unknown, x: unknown): boolean {
   if (typeof x !== 'object' || x === null || types.isProxy(x)) return false;
-  return ordinaryHasInstance.call(C, x);
+  const target = C.prototype as object;
+  for (let o = Object.getPrototypeOf(x) as object | null; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    if (types.isProxy(o)) return false;
+    if (o === target) return true;
+  }
+  return false;
 }
 
 /** A listener we put on a user's emitter, to be taken off again. */

@@ -298,6 +298,27 @@ function streamOutcome(filter: number, read: boolean, write: boolean, socket: bo
   }
 }
 
+/** Objects whose prototype (or its prototype) is a counting Proxy of a prototype the library knows. */
+function protoProxies(w: World): [string, object][] {
+  const under = (proto: object, what: string): object => Object.create(counted(proto, what)) as object;
+  return [
+    ['Socket.prototype', under(net.Socket.prototype, 'Socket.prototype proxy')],
+    ['Readable.prototype, two levels down', Object.create(under(Readable.prototype, 'Readable.prototype proxy')) as object],
+    ['Server.prototype', under(net.Server.prototype, 'Server.prototype proxy')],
+    ['ChildProcess.prototype', under(Object.getPrototypeOf(w.child) as object, 'ChildProcess.prototype proxy')],
+    ['FileHandle.prototype', under(Object.getPrototypeOf(w.fh) as object, 'FileHandle.prototype proxy')],
+    ['Promise.prototype', under(Promise.prototype, 'Promise.prototype proxy')],
+    ['a plain object', under({}, 'plain prototype proxy')],
+  ];
+}
+function protoProxyClasses(): IdentClass[] {
+  return [0, 1, 2, 3, 4, 5, 6].map((i): IdentClass => ({
+    name: `prototype chain with a Proxy #${i}`,
+    make: (w) => protoProxies(w)[i]![1],
+    outcome: proxyOutcome,
+  }));
+}
+
 const destroyedSocket = (): net.Socket => { const s = new net.Socket(); s.destroy(); return s; };
 
 const CLASSES: IdentClass[] = [
@@ -383,6 +404,9 @@ const CLASSES: IdentClass[] = [
   { name: 'Proxy of a kqueue', shared: true, make: (w) => counted(w.other, 'kqueue proxy'), outcome: proxyOutcome },
   { name: 'thenable Proxy', make: () => counted({ then() { ran('proxied then'); } }, 'thenable proxy'), outcome: proxyOutcome },
   { name: 'Proxy of a function', make: () => counted(function f() {}, 'function proxy'), outcome: proxyOutcome },
+  // A Proxy further up the prototype chain: instanceof (or reading the prototype's descriptors)
+  // would run its traps.
+  ...protoProxyClasses(),
   { name: 'revoked proxy', make: () => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; }, outcome: proxyOutcome },
   // Thenables (AIO): resolved after the call, never during it.
   { name: 'thenable whose then getter throws', make: () => withThrowingGetters({}, ['then'], 'thenable'), outcome: (f) => (f === EVFILT_AIO ? ok : unknownObject(f)) },
@@ -783,6 +807,24 @@ test('directed: each hostile ident between two valid changes in one changelist, 
     }
   }
   await fireQuietWitnesses(world, 'after the mixed sweep');
+});
+
+test('directed: an object whose prototype chain holds a Proxy is refused on every filter without running a trap', () => {
+  const w = world;
+  for (const [what, ident] of protoProxies(w)) {
+    for (const filter of FILTERS) {
+      userRuns = 0;
+      userLog.length = 0;
+      const r = w.kq.keventSync([{ ident, filter, flags: EV_ADD | EV_RECEIPT, fflags: filter === EVFILT_PROC ? NOTE_EXIT : 0, data: 1000 }], 1);
+      assert.equal(userRuns, 0, `under ${what} on ${NAME[filter]}: traps ran: ${userLog.join(', ')}`);
+      assert.equal(r.length, 1);
+      const out = proxyOutcome(filter);
+      assert.ok(!out.malformed && out.add.includes(r[0]!.data as number), `under ${what} on ${NAME[filter]}: errno ${r[0]!.data}`);
+      w.kq.keventSync([{ ident, filter, flags: EV_DELETE | EV_RECEIPT }], 1);
+      assert.equal(userRuns, 0, `under ${what} on ${NAME[filter]}: traps ran on deletion: ${userLog.join(', ')}`);
+    }
+  }
+  checkWitnesses(w, [], 'after the prototype-chain proxies');
 });
 
 test('fuzz: random changelists of hostile and valid idents on every filter leave the witnesses untouched', { timeout: 120_000 }, async () => {
