@@ -13,7 +13,7 @@ import { Klist } from '../engine/klist.js';
 import { KN_DETACHED, type Knote } from '../engine/knote.js';
 import { tunables } from '../tunables.js';
 import {
-  hasExited, isProcess, type NewProcess, ownChild, ProcessTable, type ProcStat, StatFile, ticksNow,
+  hasExited, isProcess, type NewProcess, ownChild, plainChild, ProcessTable, type ProcStat, StatFile, ticksNow,
 } from './proc-stat.js';
 
 /**
@@ -267,6 +267,9 @@ function target(ident: unknown): { pid: number; child: ChildProcess | null } | n
     // Nor those of a Proxy further up the prototype chain: isInstance walks it without running any.
     if (!isInstance(ChildProcess, ident)) return ESRCH;
     child = ident as ChildProcess;
+    // One whose pid or exit fields the caller made accessors cannot be read without running them
+    // (and a getter that throws would leave the knote half made): no process we can name.
+    if (!plainChild(child)) return ESRCH;
     pid = child.pid ?? 0;
   } else {
     return ESRCH;

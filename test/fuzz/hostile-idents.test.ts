@@ -105,6 +105,8 @@ interface World {
   /** Everything a harvest may legitimately return an event for. */
   idents: Set<unknown>;
   cleanups: (() => void)[];
+  /** Exits of children made by ident classes, awaited at the end. */
+  exits: Promise<unknown>[];
   /** Every connection the server accepted (destroyed at the end). */
   serverSide: net.Socket[];
   /** Listener counts on the witnesses' and the fuzzed sockets before any knote. */
@@ -202,7 +204,7 @@ async function makeWorld(): Promise<World> {
   })), 0), []);
   const world: World = {
     dir, file, file2, fd, fh, server, wa, wb, la, lb, child, liveChild, settle, pendingPromise, clock, kq, other, witnesses,
-    idents: new Set(witnesses.map((x) => x.ident)), cleanups: [], serverSide, socketListeners,
+    idents: new Set(witnesses.map((x) => x.ident)), cleanups: [], exits: [], serverSide, socketListeners,
   };
   return world;
 }
@@ -298,6 +300,30 @@ function streamOutcome(filter: number, read: boolean, write: boolean, socket: bo
   }
 }
 
+/** Off at teardown, so that Node's own code can read (and write) the fields again. */
+let gettersArmed = true;
+/** An accessor whose getter counts and throws while armed; its setter stores, for Node's own writes. */
+function armedGetter(what: string, initial: unknown): PropertyDescriptor {
+  let value = initial;
+  return {
+    get() {
+      if (!gettersArmed) return value;
+      ran(`${what} getter`);
+      throw new Error(`the caller's ${what} getter`);
+    },
+    set(v: unknown) { value = v; },
+    configurable: true, enumerable: true,
+  };
+}
+/** Real children whose pid, exitCode or signalCode the caller turned into throwing accessors. */
+function childWithGetter(w: World, key: 'pid' | 'exitCode' | 'signalCode'): ChildProcess {
+  const c = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  Object.defineProperty(c, key, armedGetter(`child.${key}`, (c as unknown as Record<string, unknown>)[key]));
+  w.cleanups.push(() => { c.kill('SIGKILL'); });
+  w.exits.push(new Promise((r) => c.once('exit', r)));
+  return c;
+}
+
 /** Objects whose prototype (or its prototype) is a counting Proxy of a prototype the library knows. */
 function protoProxies(w: World): [string, object][] {
   const under = (proto: object, what: string): object => Object.create(counted(proto, what)) as object;
@@ -385,6 +411,14 @@ const CLASSES: IdentClass[] = [
   { name: 'Object.create(Socket.prototype)', make: () => Object.create(net.Socket.prototype) as object, outcome: (f) => unknownObject(f) },
   { name: 'Object.create(ChildProcess)', make: (w) => Object.create(Object.getPrototypeOf(w.child) as object) as object, outcome: (f) => unknownObject(f) },
   { name: 'Object.create(FileHandle)', make: (w) => Object.create(Object.getPrototypeOf(w.fh) as object) as object, outcome: (f) => unknownObject(f) },
+  { name: 'ChildProcess with a throwing pid getter', shared: true, make: (w) => childWithGetter(w, 'pid'), outcome: (f) => unknownObject(f) },
+  { name: 'ChildProcess with a throwing exitCode getter', shared: true, make: (w) => childWithGetter(w, 'exitCode'), outcome: (f) => unknownObject(f) },
+  { name: 'ChildProcess with a throwing signalCode getter', shared: true, make: (w) => childWithGetter(w, 'signalCode'), outcome: (f) => unknownObject(f) },
+  {
+    name: 'Object.create(ChildProcess) with a throwing pid getter',
+    make: (w) => Object.defineProperty(Object.create(Object.getPrototypeOf(w.child) as object) as object, 'pid', armedGetter('created child.pid', 1)),
+    outcome: (f) => unknownObject(f),
+  },
   { name: 'frozen object', make: () => Object.freeze({ fd: 3, pid: process.pid }), outcome: (f) => unknownObject(f) },
   { name: 'frozen array', make: () => Object.freeze([3]), outcome: (f) => unknownObject(f) },
   { name: 'null-prototype object', make: () => Object.create(null) as object, outcome: (f) => unknownObject(f) },
@@ -734,6 +768,7 @@ before(async () => {
 
 after(async () => {
   const w = world;
+  let teardownFailure: unknown;
   try {
     // The last sources fire: the PROC and AIO witnesses must still be there to see it.
     w.settle();
@@ -748,12 +783,24 @@ after(async () => {
     assert.equal(seen.get(EVFILT_AIO)!.udata, w.witnesses.find((x) => x.filter === EVFILT_AIO)!.udata);
     await fireQuietWitnesses(w, 'at the end');
   } finally {
-    w.kq.close();
-    w.other.close();
-    for (const c of w.cleanups) c();
-    w.child.kill('SIGKILL');
-    w.liveChild.kill('SIGKILL');
+    // Each step on its own: a failure (a kqueue left inconsistent) must not keep the rest alive.
+    gettersArmed = false;
+    const steps = [() => w.kq.close(), () => w.other.close(), ...w.cleanups, () => w.child.kill('SIGKILL'), () => w.liveChild.kill('SIGKILL')];
+    const failed: unknown[] = [];
+    for (const step of steps) {
+      try {
+        step();
+      } catch (e) {
+        failed.push(e);
+      }
+    }
+    if (failed.length !== 0) {
+      for (const s of [w.wa, w.wb, w.la, w.lb, ...w.serverSide]) s.destroy();
+      w.server.close();
+    }
+    teardownFailure = failed[0];
   }
+  if (teardownFailure !== undefined) throw teardownFailure;
   const sockets = [w.wa, w.wb, w.la, w.lb];
   try {
     sockets.forEach((s, i) => {
@@ -766,6 +813,7 @@ after(async () => {
     fs.closeSync(w.fd);
     await w.fh.close();
     if (w.liveChild.exitCode === null && w.liveChild.signalCode === null) await once(w.liveChild, 'exit');
+    await Promise.all(w.exits);
     fs.rmSync(w.dir, { recursive: true, force: true });
   }
   assert.deepEqual(listenerCounts(), baseline.listeners, 'a signal listener was left installed');
@@ -825,6 +873,32 @@ test('directed: an object whose prototype chain holds a Proxy is refused on ever
     }
   }
   checkWitnesses(w, [], 'after the prototype-chain proxies');
+});
+
+test('directed: a ChildProcess whose pid or exit fields are throwing getters is ESRCH, runs no getter, and leaves no half-made knote', async (t) => {
+  const w = world;
+  const kq = kqueue();
+  t.after(() => kq.close());
+  const idents = ['pid', 'exitCode', 'signalCode'].map((k) => childWithGetter(w, k as 'pid'));
+  idents.push(Object.defineProperty(Object.create(Object.getPrototypeOf(w.child) as object) as object, 'pid', armedGetter('created child.pid', 1)) as ChildProcess);
+  // The library indexes new children in a microtask: it must not read the getter there either.
+  await new Promise((r) => setImmediate(r));
+  for (const ident of idents) {
+    userRuns = 0;
+    userLog.length = 0;
+    const r = kq.keventSync([
+      { ident, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT },
+      { ident: Symbol('after'), filter: EVFILT_USER, flags: EV_ADD | EV_RECEIPT },
+    ], 4);
+    assert.equal(userRuns, 0, `getters ran: ${userLog.join(', ')}`);
+    assert.deepEqual(r.map((e) => [e.filter, e.data]), [[EVFILT_PROC, ESRCH], [EVFILT_USER, 0]]);
+    // Not registered: a deletion finds nothing, and closing the kqueue detaches nothing half made.
+    assert.equal(kq.keventSync([{ ident, filter: EVFILT_PROC, flags: EV_DELETE | EV_RECEIPT }], 1)[0]!.data, ENOENT);
+  }
+  // The pid of a child with a pid getter still names it (as a number: another knote).
+  assert.deepEqual(kq.keventSync([{ ident: w.liveChild.pid!, filter: EVFILT_PROC, flags: EV_ADD | EV_RECEIPT, fflags: NOTE_EXIT }], 1).map((e) => e.data), [0]);
+  kq.close();
+  checkWitnesses(w, [], 'after the ChildProcess getters');
 });
 
 test('fuzz: random changelists of hostile and valid idents on every filter leave the witnesses untouched', { timeout: 120_000 }, async () => {
