@@ -10,6 +10,7 @@
 // At the end nothing is left behind: listeners, fds, timers, pollers.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -324,6 +325,31 @@ function childWithGetter(w: World, key: 'pid' | 'exitCode' | 'signalCode'): Chil
   return c;
 }
 
+/** Node objects (and look-alikes made from their prototypes) with a throwing own accessor. */
+function streamsWithGetters(w: World): [string, object][] {
+  const g = <T extends object>(o: T, key: string, what: string): T => Object.defineProperty(o, key, armedGetter(what, undefined));
+  const u = dgram.createSocket('udp4');
+  w.cleanups.push(() => u.close());
+  return [
+    ['socket.destroyed', g(new net.Socket(), 'destroyed', 'socket.destroyed')],
+    ['socket._readableState', g(new net.Socket(), '_readableState', 'socket._readableState')],
+    ['PassThrough._writableState', g(new PassThrough(), '_writableState', 'PassThrough._writableState')],
+    ['Object.create(Readable.prototype)._readableState', g(Object.create(Readable.prototype) as object, '_readableState', 'created Readable._readableState')],
+    ['Object.create(Writable.prototype)._writableState', g(Object.create(Writable.prototype) as object, '_writableState', 'created Writable._writableState')],
+    ['Object.create(Socket.prototype).destroyed', g(Object.create(net.Socket.prototype) as object, 'destroyed', 'created Socket.destroyed')],
+    ['server.listening', g(net.createServer(), 'listening', 'server.listening')],
+    ['dgram socket with an accessor', g(u, 'hostile', 'dgram accessor')],
+  ];
+}
+function streamGetterClasses(): IdentClass[] {
+  return [0, 1, 2, 3, 4, 5, 6, 7].map((i): IdentClass => ({
+    name: `stream-like object with a throwing own getter #${i}`,
+    shared: true,
+    make: (w) => streamsWithGetters(w)[i]![1],
+    outcome: (f) => unknownObject(f),
+  }));
+}
+
 /** Objects whose prototype (or its prototype) is a counting Proxy of a prototype the library knows. */
 function protoProxies(w: World): [string, object][] {
   const under = (proto: object, what: string): object => Object.create(counted(proto, what)) as object;
@@ -419,6 +445,7 @@ const CLASSES: IdentClass[] = [
     make: (w) => Object.defineProperty(Object.create(Object.getPrototypeOf(w.child) as object) as object, 'pid', armedGetter('created child.pid', 1)),
     outcome: (f) => unknownObject(f),
   },
+  ...streamGetterClasses(),
   { name: 'frozen object', make: () => Object.freeze({ fd: 3, pid: process.pid }), outcome: (f) => unknownObject(f) },
   { name: 'frozen array', make: () => Object.freeze([3]), outcome: (f) => unknownObject(f) },
   { name: 'null-prototype object', make: () => Object.create(null) as object, outcome: (f) => unknownObject(f) },
@@ -899,6 +926,31 @@ test('directed: a ChildProcess whose pid or exit fields are throwing getters is 
   assert.deepEqual(kq.keventSync([{ ident: w.liveChild.pid!, filter: EVFILT_PROC, flags: EV_ADD | EV_RECEIPT, fflags: NOTE_EXIT }], 1).map((e) => e.data), [0]);
   kq.close();
   checkWitnesses(w, [], 'after the ChildProcess getters');
+});
+
+test('directed: a socket, stream or server with a throwing own getter is EBADF on every descriptor filter, runs no getter, and the rest of the changelist applies', (t) => {
+  const w = world;
+  const kq = kqueue();
+  t.after(() => kq.close());
+  for (const [what, ident] of streamsWithGetters(w)) {
+    for (const filter of [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE]) {
+      userRuns = 0;
+      userLog.length = 0;
+      const before = Symbol('before');
+      let r: KEvent[] = [];
+      assert.doesNotThrow(() => {
+        r = kq.keventSync([
+          { ident: before, filter: EVFILT_USER, flags: EV_ADD | EV_RECEIPT },
+          { ident, filter, flags: EV_ADD },
+          { ident: Symbol('after'), filter: EVFILT_USER, flags: EV_ADD | EV_RECEIPT },
+        ], 4);
+      }, `${what} on ${NAME[filter]}`);
+      assert.equal(userRuns, 0, `${what} on ${NAME[filter]}: getters ran: ${userLog.join(', ')}`);
+      assert.deepEqual(r.map((e) => [e.filter, e.data]), [[EVFILT_USER, 0], [filter, EBADF], [EVFILT_USER, 0]], `${what} on ${NAME[filter]}`);
+    }
+  }
+  kq.close();
+  checkWitnesses(w, [], 'after the stream getters');
 });
 
 test('fuzz: random changelists of hostile and valid idents on every filter leave the witnesses untouched', { timeout: 120_000 }, async () => {
