@@ -209,7 +209,8 @@ let sweepAt = 64;
 function index(): void {
   for (const ref of unindexed) {
     const c = ref.deref();
-    if (c !== undefined && typeof c.pid === 'number') byPid.set(c.pid, ref);
+    const pid = c === undefined ? undefined : dataField(c, 'pid');
+    if (typeof pid === 'number') byPid.set(pid, ref);
   }
   unindexed.length = 0;
   if (byPid.size >= sweepAt) {
@@ -237,7 +238,26 @@ diagnostics.subscribe('child_process', (message) => {
 export function ownChild(pid: number): ChildProcess | undefined {
   if (unindexed.length !== 0) index();
   const c = byPid.get(pid)?.deref();
-  return c !== undefined && c.pid === pid ? c : undefined;
+  return c !== undefined && plainChild(c) && c.pid === pid ? c : undefined;
+}
+
+/**
+ * A field Node sets on a ChildProcess as a data property, or undefined where the caller has put an
+ * accessor in its place: its getter is the caller's code, which must not run here (in the middle
+ * of a changelist, or in a microtask where its exception would be uncaught).
+ */
+function dataField(c: object, key: string): unknown {
+  const d = Object.getOwnPropertyDescriptor(c, key);
+  return d !== undefined && 'value' in d ? d.value : undefined;
+}
+
+/** Whether pid, exitCode and signalCode of `c` are the data properties Node makes them. */
+export function plainChild(c: object): boolean {
+  for (const key of ['pid', 'exitCode', 'signalCode']) {
+    const d = Object.getOwnPropertyDescriptor(c, key);
+    if (d === undefined || !('value' in d)) return false;
+  }
+  return true;
 }
 
 /** A ChildProcess has exited once Node has emitted (or is emitting) its 'exit'. */

@@ -6,6 +6,7 @@ import {
   EVFILT_PROC, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_PCTRLMASK, NOTE_TRACK,
   NOTE_TRACKERR,
 } from '../constants.js';
+import { isInstance } from '../descriptors/source-hooks.js';
 import { acquireChangeBuffer, releaseChangeBuffer } from '../engine/changes.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import { Klist } from '../engine/klist.js';
@@ -13,8 +14,8 @@ import { KN_DETACHED, type Knote } from '../engine/knote.js';
 import { errnoFromCode } from '../errno.js';
 import { tunables } from '../tunables.js';
 import {
-  hasExited, isProcess, type NewProcess, outOfDescriptors, ownChild, ProcessTable, type ProcStat, StatFile,
-  ticksNow,
+  hasExited, isProcess, type NewProcess, outOfDescriptors, ownChild, plainChild, ProcessTable, type ProcStat,
+  StatFile, ticksNow,
 } from './proc-stat.js';
 
 /**
@@ -269,8 +270,12 @@ function target(ident: unknown): { pid: number; child: ChildProcess | null } | n
   } else if (typeof ident === 'object' && ident !== null) {
     // A Proxy's traps must not run (instanceof would): answered as descriptor filters answer it.
     if (types.isProxy(ident)) return EBADF;
-    if (!(ident instanceof ChildProcess)) return ESRCH;
-    child = ident;
+    // Nor those of a Proxy further up the prototype chain: isInstance walks it without running any.
+    if (!isInstance(ChildProcess, ident)) return ESRCH;
+    child = ident as ChildProcess;
+    // One whose pid or exit fields the caller made accessors cannot be read without running them
+    // (and a getter that throws would leave the knote half made): no process we can name.
+    if (!plainChild(child)) return ESRCH;
     pid = child.pid ?? 0;
   } else {
     return ESRCH;
