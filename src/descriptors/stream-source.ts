@@ -67,8 +67,6 @@ export class StreamSource implements Descriptor {
   gone = false;
   /** Destroyed after EOF or an error: every knote gets one last EV_EOF|EV_ONESHOT delivery. */
   final = false;
-  /** Bytes (objects) still buffered when it was destroyed, for that last READ image. */
-  finalRead = 0;
 
   private unhookCommon: (() => void) | null = null;
   private unhookRead: (() => void) | null = null;
@@ -169,7 +167,6 @@ export class StreamSource implements Descriptor {
     if (err != null && this.errno === 0) this.errno = streamErrno(err.code);
     if (this.atEof()) {
       this.final = true;
-      this.finalRead = this.rs !== undefined ? this.stream.readableLength! : 0;
       this.rklist.post(HINT_GONE);
       this.wklist.post(HINT_GONE);
     } else {
@@ -289,7 +286,9 @@ function finalEvent(kn: Knote, src: StreamSource, data: number): boolean {
  */
 function readEvent(kn: Knote): boolean {
   const src = kn.fp as StreamSource;
-  if (src.final) return finalEvent(kn, src, src.finalRead);
+  // What is still buffered when the last image is delivered: Node keeps a destroyed stream's
+  // buffer readable, and the user may have read from it since (a disabled knote enabled later).
+  if (src.final) return finalEvent(kn, src, src.stream.readableLength!);
   const s = src.stream;
   if (s.destroyed) return false;
   const n = s.readableLength!;
