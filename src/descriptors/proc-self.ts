@@ -29,21 +29,75 @@ let infoLength = -1;
  */
 export function loadFdinfo(fd: number): boolean {
   infoLength = -1;
-  if (!HAS_PROC) return false;
-  let f: number;
-  try {
-    f = fs.openSync('/proc/self/fdinfo/' + fd, 'r');
-  } catch {
-    return false;
-  }
+  const f = openProc('/proc/self/fdinfo/' + fd);
+  if (f < 0) return false;
   try {
     infoLength = fs.readSync(f, info, 0, info.length, 0);
   } catch {
     infoLength = -1;
   } finally {
-    fs.closeSync(f);
+    closeProc(f);
   }
   return infoLength >= 0;
+}
+
+// ---- the reserve descriptor -------------------------------------------------------------------
+
+/**
+ * One descriptor kept in reserve while any file is watched. A READ knote's position and the mount
+ * table are read from /proc files, each open costing a descriptor: at the process's descriptor
+ * limit (EMFILE) those reads would fail, leaving READ knotes silent and unmounts unnoticed. At the
+ * limit the reserve is closed to make room for the one read, then taken again (as servers keep a
+ * spare descriptor for accept). Single-threaded JavaScript makes the swap safe, except against a
+ * libuv worker thread opening a file at that instant: then the read fails as before, and the
+ * reserve is taken again at the next read.
+ */
+let reserve = -1;
+let reserveHolders = 0;
+
+/** A watched file appeared: keep a descriptor in reserve (while any is watched). */
+export function holdReserve(): void {
+  if (reserveHolders++ === 0) takeReserve();
+}
+
+/** A watched file went. */
+export function dropReserve(): void {
+  if (--reserveHolders !== 0 || reserve < 0) return;
+  fs.closeSync(reserve);
+  reserve = -1;
+}
+
+function takeReserve(): void {
+  if (!HAS_PROC) return;
+  try {
+    reserve = fs.openSync('/', O_WATCH);
+  } catch {
+    reserve = -1; // at the limit already: taken again after the next read
+  }
+}
+
+/** Opens a /proc file for reading, with the reserve's room at the descriptor limit; -1 on failure. */
+function openProc(path: string): number {
+  if (!HAS_PROC) return -1;
+  try {
+    return fs.openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code !== 'EMFILE' && code !== 'ENFILE') || reserve < 0) return -1;
+  }
+  fs.closeSync(reserve);
+  reserve = -1;
+  try {
+    return fs.openSync(path, 'r');
+  } catch {
+    takeReserve();
+    return -1;
+  }
+}
+
+function closeProc(f: number): void {
+  fs.closeSync(f);
+  if (reserve < 0 && reserveHolders !== 0) takeReserve();
 }
 
 /**
@@ -76,11 +130,14 @@ export function fdMountId(fd: number): number {
 
 /** The text of /proc/self/mountinfo, or null without /proc. */
 export function readMountinfo(): string | null {
-  if (!HAS_PROC) return null;
+  const f = openProc('/proc/self/mountinfo');
+  if (f < 0) return null;
   try {
-    return fs.readFileSync('/proc/self/mountinfo', 'latin1');
+    return fs.readFileSync(f, 'latin1');
   } catch {
     return null;
+  } finally {
+    closeProc(f);
   }
 }
 

@@ -22,6 +22,8 @@ const devices = new Map<number, Device>();
 let watched = 0;
 let timer: NodeJS.Timeout | null = null;
 let lastText: string | null = null;
+/** Vnodes watched since the last poll, whose mount may have been gone before they were. */
+let fresh: Vnode[] = [];
 
 interface Device {
   /** Watched inodes on it. */
@@ -42,10 +44,13 @@ export function trackMount(vn: Vnode): void {
   dev.count++;
   // It may have been reached through a mount the probes do not know: the next poll reads the table.
   dev.probes = null;
-  if (watched++ !== 0) return;
-  // The table as it is now: only a change from it is worth a look.
-  lastText = readMountinfo();
-  if (lastText !== null) arm();
+  if (watched++ === 0) {
+    // The table as it is now: only a change from it is worth a look.
+    lastText = readMountinfo();
+    if (lastText !== null) arm();
+  }
+  // Its mount may be gone already (a descriptor of a lazily unmounted filesystem): looked at once.
+  if (lastText !== null) fresh.push(vn);
 }
 
 export function untrackMount(vn: Vnode): void {
@@ -55,6 +60,7 @@ export function untrackMount(vn: Vnode): void {
   if (timer !== null) clearTimeout(timer);
   timer = null;
   lastText = null;
+  fresh = [];
 }
 
 function arm(): void {
@@ -87,26 +93,32 @@ function probesHold(): boolean {
 
 /**
  * Reads the mount table; when it changed, revokes the inodes whose mount is gone (an inode's mount
- * id is read from fdinfo the first time it is needed, then kept); then learns the devices' mount
- * points. Exported for tests.
+ * id is read from fdinfo the first time it is needed, then kept); so are inodes watched since the
+ * last poll on a device the table does not list (a filesystem unmounted before they were watched,
+ * or a device the table names otherwise); then learns the devices' mount points. Exported for
+ * tests.
  */
 export function pollMounts(): void {
   const text = readMountinfo();
   if (text === null) return;
-  if (text !== lastText) {
-    lastText = text;
-    const ids = mountIds(text);
-    for (const vn of [...allVnodes()]) {
-      if (vn.fd < 0) continue;
-      if (vn.mntId === -2) vn.mntId = fdMountId(vn.fd);
-      if (vn.mntId >= 0 && !ids.has(vn.mntId)) vn.revoke();
-    }
+  const points = mountPoints(text);
+  const changed = text !== lastText;
+  lastText = text;
+  const suspects = changed ? [...allVnodes()] : fresh.filter((vn) => !points.has(majorMinor(vn.dev)));
+  fresh = [];
+  let ids: Set<number> | null = null;
+  for (const vn of suspects) {
+    if (vn.fd < 0) continue;
+    if (vn.mntId === -2) vn.mntId = fdMountId(vn.fd);
+    if (vn.mntId < 0) continue;
+    ids ??= mountIds(text);
+    if (!ids.has(vn.mntId)) vn.revoke();
   }
-  learnProbes(text);
+  learnProbes(points);
 }
 
-/** The mount points of each watched device, from a mountinfo text. */
-function learnProbes(text: string): void {
+/** The mount points of each device (major:minor), from a mountinfo text. */
+function mountPoints(text: string): Map<string, string[]> {
   const points = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     // id parent major:minor root mount-point options ...
@@ -116,6 +128,11 @@ function learnProbes(text: string): void {
     if (list === undefined) points.set(f[2]!, (list = []));
     list.push(unescapeMountPath(f[4]!));
   }
+  return points;
+}
+
+/** The mount points of each watched device, probed. */
+function learnProbes(points: Map<string, string[]>): void {
   for (const [dev, d] of devices) {
     const list = points.get(majorMinor(dev));
     if (list === undefined) {

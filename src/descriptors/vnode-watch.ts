@@ -7,7 +7,7 @@ import {
 import { Klist, postKnote } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { errnoFromCode } from '../errno.js';
-import { HAS_PROC, O_WATCH, fdPath } from './proc-self.js';
+import { HAS_PROC, O_WATCH, dropReserve, fdPath, holdReserve } from './proc-self.js';
 import { trackMount, untrackMount } from './vnode-mount.js';
 import { type VnodeStat, vnodeNotes } from './vnode-notes.js';
 
@@ -215,12 +215,7 @@ export class Vnode {
     if (this.watcher !== null || this.revoked) return 0;
     let w: fs.FSWatcher;
     try {
-      w = fs.watch(path !== null ? Buffer.from(path, 'latin1') : fdPath(this.fd), WATCH_OPTIONS);
-      if (path !== null && !this.isSelf(path)) {
-        // The name was replaced while the watch was being made: watch through the descriptor.
-        w.close();
-        w = fs.watch(fdPath(this.fd), WATCH_OPTIONS);
-      }
+      w = this.openWatch(path);
     } catch (e) {
       return errnoFromCode((e as NodeJS.ErrnoException).code);
     }
@@ -231,6 +226,27 @@ export class Vnode {
     if (!HAS_PROC) w.on('error', onWatchError);
     this.watcher = w;
     return 0;
+  }
+
+  /**
+   * An fs.watch of this inode: through its name when that still names it, else through the
+   * descriptor. The name may not reach the inode at all: replaced meanwhile, or the file of a
+   * detached (lazily unmounted) filesystem, whose name is relative to a root no longer mounted.
+   */
+  private openWatch(path: string | null): fs.FSWatcher {
+    if (path !== null) {
+      let w: fs.FSWatcher | null = null;
+      try {
+        w = fs.watch(Buffer.from(path, 'latin1'), WATCH_OPTIONS);
+      } catch {
+        // the name does not reach it: through the descriptor
+      }
+      if (w !== null) {
+        if (this.isSelf(path)) return w;
+        w.close();
+      }
+    }
+    return fs.watch(fdPath(this.fd), WATCH_OPTIONS);
   }
 
   /**
@@ -537,6 +553,7 @@ function forget(vn: Vnode): void {
   if (inDev === undefined || inDev.get(vn.ino) !== vn) return;
   inDev.delete(vn.ino);
   total--;
+  dropReserve();
   if (inDev.size === 0) vnodes.delete(vn.dev);
 }
 
@@ -576,6 +593,7 @@ function adopt(fd: number): Vnode | number {
   if (inDev === undefined) vnodes.set(st.dev, (inDev = new Map()));
   inDev.set(st.ino, vn);
   total++;
+  holdReserve();
   trackMount(vn);
   return vn;
 }

@@ -88,14 +88,23 @@ export class StatFile {
   }
 }
 
-/** Whether `pid` is a process (a thread group leader), not another thread's id. */
-export function isProcess(pid: number): boolean {
+/** The error codes that say "no descriptor to read /proc with", not "no such process". */
+export function outOfDescriptors(code: string): boolean {
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/**
+ * Whether `pid` is a process (a thread group leader), not another thread's id; the error code
+ * when /proc could not be read for want of a descriptor (EMFILE, ENFILE).
+ */
+export function isProcess(pid: number): boolean | string {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'latin1');
     const m = /\nTgid:\s*(\d+)/.exec(status);
     return m === null || Number(m[1]) === pid;
-  } catch {
-    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    return outOfDescriptors(code) ? code : false;
   }
 }
 
@@ -160,8 +169,30 @@ export class ProcessTable {
     const first = this.known.size === 0;
     this.known = next;
     if (first) return [];
-    return found.sort((a, b) => a.start - b.start || a.pid - b.pid);
+    return parentsFirst(found.sort((a, b) => a.start - b.start || a.pid - b.pid));
   }
+}
+
+/**
+ * The same processes with each one after its parent when both are new. Start times have clock
+ * tick resolution and pids wrap (at pid_max, back to 300), so a parent and the children it forked
+ * in the same tick across the wrap sort children first: the parent's knote would not exist yet
+ * when its children are looked at, and NOTE_TRACK would miss them.
+ */
+function parentsFirst(found: NewProcess[]): NewProcess[] {
+  const byPid = new Map<number, NewProcess>();
+  for (const np of found) byPid.set(np.pid, np);
+  const done = new Set<number>();
+  const out: NewProcess[] = [];
+  const chain: NewProcess[] = [];
+  for (const np of found) {
+    for (let q: NewProcess | undefined = np; q !== undefined && !done.has(q.pid); q = byPid.get(q.ppid)) {
+      done.add(q.pid);
+      chain.push(q);
+    }
+    while (chain.length > 0) out.push(chain.pop()!);
+  }
+  return out;
 }
 
 // ---- children of this Node process ---------------------------------------------------------

@@ -1,8 +1,12 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { EV_ERROR, type Ident, type KEvent, type Kqueue } from '../../src/index.js';
 
 /** A fresh temporary directory (its real path), removed when the test ends. */
@@ -57,6 +61,30 @@ Promise<{ fflags: number; events: KEvent[] }> {
   return { fflags, events };
 }
 
+/**
+ * The latest event of knote (`ident`, `filter`): from those already harvested for it if any (all
+ * of them are taken), else the first batch that has one. Fails after WAIT_MS.
+ */
+export async function nextEvent(kq: Kqueue, ident: Ident, filter: number): Promise<KEvent> {
+  const others = stash.get(kq) ?? [];
+  stash.set(kq, others);
+  const mine = (ev: KEvent): boolean => ev.ident === ident && ev.filter === filter;
+  let last: KEvent | undefined;
+  for (let i = 0; i < others.length; i++) {
+    if (mine(others[i]!)) last = others.splice(i--, 1)[0];
+  }
+  const deadline = performance.now() + WAIT_MS;
+  while (last === undefined) {
+    const left = deadline - performance.now();
+    if (left <= 0) assert.fail(`timed out waiting for an event of ${String(ident)} filter ${filter}`);
+    for (const ev of await kq.kevent(null, 64, left)) {
+      if (mine(ev)) last = ev;
+      else others.push(ev);
+    }
+  }
+  return last;
+}
+
 /** Asserts that `ev` is an error entry with `errno`. */
 export function assertError(ev: KEvent | undefined, errno: number): void {
   assert.ok(ev !== undefined, 'no error entry');
@@ -69,4 +97,84 @@ export function stashed(kq: Kqueue): KEvent[] {
   const others = stash.get(kq) ?? [];
   stash.delete(kq);
   return others;
+}
+
+/** Mounts a small tmpfs in a temp dir (unmounted lazily and removed when the test ends), or skips. */
+export function tmpfs(t: TestContext, size = '1m'): string | null {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'kqueue-tmpfs-')));
+  const dir = join(base, 'mnt');
+  mkdirSync(dir);
+  t.after(() => {
+    spawnSync('umount', ['-l', dir]);
+    rmSync(base, { recursive: true, force: true });
+  });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    t.skip(`mounting a tmpfs is not permitted here: ${(r.stderr || String(r.error)).trim()}`);
+    return null;
+  }
+  return dir;
+}
+
+/** This process's open descriptors, each with what it names (readlink of /proc/self/fd/N). */
+export function openFds(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      out.set(Number(name), readlinkSync(`/proc/self/fd/${name}`));
+    } catch {
+      // readdir's own descriptor, closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** The inotify watches this process holds (the `inotify wd:` lines of its inotify descriptors). */
+export function inotifyWatches(): number {
+  let n = 0;
+  for (const [fd, target] of openFds()) {
+    if (target !== 'anon_inode:inotify') continue;
+    try {
+      n += readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+export interface ChildResult { code: number | null; killed: boolean; stdout: string; stderr: string }
+
+/** The library's entry point and its built sources, for a child's script to import. */
+export const BUILD_SRC = pathToFileURL(realpathSync(new URL('../../src/', import.meta.url))).href + '/';
+
+/**
+ * Runs `body` as an ES module (with `K`, the library, and `fs` imported) in a child `node`,
+ * optionally under a wrapper command (`unshare`, `prlimit`) or as another user; killed after `ms`.
+ * Its last stdout line is the JSON it reports.
+ */
+export function runChild(dir: string, body: string, opts: { wrapper?: string[]; uid?: number; gid?: number; ms?: number } = {}):
+Promise<ChildResult> {
+  const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(script, `import * as K from ${JSON.stringify(BUILD_SRC + 'index.js')};\nimport fs from 'node:fs';\n${body}\n`);
+  chmodSync(script, 0o644);
+  const argv = [...opts.wrapper ?? [], process.execPath, script];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, opts.ms ?? 20_000);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, killed, stdout, stderr }); });
+  });
+}
+
+/** The JSON a child reported on its last stdout line, after checking that it exited 0 in time. */
+export function childReport<T>(r: ChildResult): T {
+  assert.equal(r.killed, false, `the child was killed after its time; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
