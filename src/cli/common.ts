@@ -52,13 +52,28 @@ export function exit(status: number): Promise<never> {
   return new Promise<never>(() => {});
 }
 
-/** A reader that went away (`kq watch | head -1`) ends the program quietly, as for a C tool. */
+let onBrokenPipe: () => void = () => process.exit(EXIT_OK);
+
+/** What a broken pipe does instead of exiting at once (kq run stops its utility first). */
+export function whenPipeBreaks(then: () => void): void {
+  onBrokenPipe = then;
+}
+
+/**
+ * A reader that went away (`kq watch | head -1`) ends the program quietly, with status 0, at its
+ * next write (a C tool is killed by SIGPIPE there; Node ignores SIGPIPE and reports EPIPE). The
+ * same for stderr (`2>&1 | head -1`). Installed for every command by main.ts.
+ */
 export function quietOnBrokenPipe(): void {
+  let broken = false;
   const onError = (e: NodeJS.ErrnoException): void => {
-    if (e.code === 'EPIPE') process.exit(EXIT_OK);
-    throw e;
+    if (e.code !== 'EPIPE') throw e;
+    if (broken) return;
+    broken = true;
+    onBrokenPipe();
   };
   process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
 }
 
 let cachedVersion: string | undefined;
@@ -86,4 +101,32 @@ export function version(): string {
     }
   }
   return cachedVersion;
+}
+
+const octal = (b: number): string => `\\${b.toString(8).padStart(3, '0')}`;
+
+/** The bytes as UTF-8, or null when they are not valid UTF-8 (Node would replace them with U+FFFD). */
+export function utf8(bytes: Buffer): string | null {
+  const s = bytes.toString('utf8');
+  return Buffer.byteLength(s) === bytes.length && Buffer.from(s).equals(bytes) ? s : null;
+}
+
+/**
+ * A name as a message shows it: control characters (NUL included) and, in a name that is not
+ * UTF-8, every byte outside ASCII, as octal escapes (`caf\351`), as BSD tools print names through
+ * vis(3); so a line of binary garbage stays one readable line.
+ */
+export function visible(name: string | Buffer): string {
+  const s = typeof name === 'string' ? name : utf8(name);
+  if (s !== null) {
+    let out = '';
+    for (const c of s) {
+      const code = c.charCodeAt(0);
+      out += code < 0x20 || code === 0x7f ? octal(code) : c;
+    }
+    return out;
+  }
+  let out = '';
+  for (const b of name as Buffer) out += b < 0x20 || b >= 0x7f ? octal(b) : String.fromCharCode(b);
+  return out;
 }

@@ -4,7 +4,7 @@
  * user as one line on stderr (`kq watch: nope: No such file or directory`) and a non-zero
  * status; --help goes to stdout with status 0.
  */
-import { CliError, EXIT_ERROR, EXIT_USAGE, exit, setProgram, version, warn } from './common.js';
+import { CliError, EXIT_ERROR, EXIT_USAGE, exit, quietOnBrokenPipe, setProgram, version, warn } from './common.js';
 
 const HELP = `usage: kq <command> [options]
 
@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<never> {
   return (await load())(rest);
 }
 
+quietOnBrokenPipe();
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof CliError) {
     warn(e.message);

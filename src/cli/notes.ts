@@ -93,7 +93,8 @@ const ERRNO_TEXT: Record<string, string> = {
   EBADF: 'Bad file descriptor', ENOMEM: 'Cannot allocate memory', EACCES: 'Permission denied',
   EINVAL: 'Invalid argument', ENOSPC: 'No space left on device', EOPNOTSUPP: 'Operation not supported',
   ENOSYS: 'Function not implemented', ENOTDIR: 'Not a directory', EISDIR: 'Is a directory',
-  EMFILE: 'Too many open files', ENFILE: 'Too many open files in system',
+  EMFILE: 'Too many open files', ENFILE: 'Too many open files in system', ENOEXEC: 'Exec format error',
+  E2BIG: 'Argument list too long', ETXTBSY: 'Text file busy', ELOOP: 'Too many levels of symbolic links',
 };
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [k, v] of Object.entries(K)) {
@@ -108,6 +109,11 @@ export function errnoName(errno: number): string {
 export function strerror(errno: number): string {
   const name = ERRNO_NAMES[errno];
   return (name !== undefined ? ERRNO_TEXT[name] : undefined) ?? errnoName(errno);
+}
+
+/** Node's error code (`EACCES`) in the C library's words, or the code itself. */
+export function codeText(code: string | undefined): string {
+  return (code !== undefined ? ERRNO_TEXT[code] : undefined) ?? code ?? 'unknown error';
 }
 
 /** A wait(2) status in words: `status 3`, `signal SIGKILL`. */

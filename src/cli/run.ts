@@ -10,7 +10,9 @@
  * ENTR_RESTART_SIGNAL, PAGER and SHELL, the space and q keys.
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, type Stats, statSync, writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { isatty, ReadStream } from 'node:tty';
@@ -19,11 +21,11 @@ import {
   EVFILT_USER, EVFILT_VNODE, type KEvent, kqueue, NOTE_ATTRIB, NOTE_DELETE, NOTE_EXIT, NOTE_EXTEND,
   NOTE_RENAME, NOTE_TRIGGER, NOTE_WRITE,
 } from '../index.js';
-import { exit, setProgram, version, warn } from './common.js';
+import { exit, setProgram, utf8, version, visible, warn, whenPipeBreaks } from './common.js';
 import { count, getopt, GetoptError } from './getopt.js';
 import { change } from './kev.js';
 import { NameSet, type WatchedName } from './names.js';
-import { bitNames, shellStatus, strerror, VNODE_NOTES } from './notes.js';
+import { bitNames, codeText, shellStatus, strerror, VNODE_NOTES } from './notes.js';
 
 const USAGE_LINE = 'usage: kq run [-acdnprsxz] utility [argument [/_] ...] < filenames';
 
@@ -60,7 +62,8 @@ restarts it); q quits.
 
 Environment: EV_TRACE (report what is watched and each event on stderr),
 ENTR_RESTART_SIGNAL (HUP, INT, QUIT, TERM, USR1 or USR2, with or
-without SIG), ENTR_STATUS_SCRIPT, PAGER (set to /bin/cat when unset), SHELL
+without SIG), KQ_RUN_KILL_AFTER (seconds a stopped utility is given before
+SIGKILL; 2 by default, 0 waits for ever), ENTR_STATUS_SCRIPT, PAGER (set to /bin/cat when unset), SHELL
 (/bin/sh when unset).
 
 Exit status: 0 after SIGINT, Ctrl-C or q; 1 when no regular file was given or
@@ -87,7 +90,15 @@ const SETTLE_MS = 20;
 /** A burst never holds a run back longer than this. */
 const SETTLE_MAX_MS = 250;
 
+/** Descriptors Node, the terminal, the utility's pipes and the status filter may need. */
+const FDS_RESERVED = 64;
+
 const FILE_NOTES = NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_RENAME | NOTE_ATTRIB;
+
+/** A utility that has not exited this long after the restart signal is sent SIGKILL. */
+const KILL_AFTER_MS = 2000;
+/** The ident of the grace period's timer. */
+const KILL = 'kill the utility';
 
 const RESTART_SIGNALS = ['HUP', 'INT', 'QUIT', 'TERM', 'USR1', 'USR2'];
 
@@ -109,6 +120,68 @@ interface Options {
   shell: boolean;
   status: number;
   oneshot: boolean;
+}
+
+/**
+ * How many names can be watched: each holds an inotify watch (fs.inotify.max_user_watches) and
+ * one descriptor of the library's (the open files limit, `ulimit -n`, less what Node itself
+ * needs). entr raises its soft limit to the hard one; Node cannot, so the soft limit counts.
+ */
+function watchLimit(): { max: number; why: string } {
+  let watches = 65536;
+  try {
+    watches = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim()) || watches;
+  } catch {
+    // not Linux: keep entr's default
+  }
+  let fds = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) fds = Number(m[1]) - FDS_RESERVED;
+  } catch {
+    // no /proc: only the inotify limit is known
+  }
+  return fds < watches
+    ? { max: Math.max(0, fds), why: 'the open files limit, ulimit -n' }
+    : { max: watches, why: "inotify's fs.inotify.max_user_watches" };
+}
+
+/** Every descendant of `pid`, from Linux's /proc/PID/task/TID/children (empty elsewhere). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length > 0) {
+    const p = todo.pop()!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        // the task ended meanwhile
+      }
+      for (const c of text.split(' ')) {
+        if (c === '') continue;
+        out.push(Number(c));
+        todo.push(Number(c));
+      }
+    }
+  }
+  return out;
+}
+
+function statOrNull(path: string | Buffer): Stats | null {
+  try {
+    // No exception (and its stack) for the common miss: a long list of gone names stays fast.
+    return statSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** A directory watched under -d, with the names it had (new ones end the run with status 2). */
@@ -190,40 +263,66 @@ export async function runMain(argv: string[]): Promise<never> {
     restartSignal = `SIG${bare}` as NodeJS.Signals;
   }
 
+  let killAfterMs = KILL_AFTER_MS;
+  const envKill = process.env.KQ_RUN_KILL_AFTER;
+  if (envKill !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(envKill)) return fail(`KQ_RUN_KILL_AFTER takes a number of seconds, not '${visible(envKill)}'`);
+    killAfterMs = Math.round(Number(envKill) * 1000);
+  }
+
   // Prevent interactive utilities from paging, and make sure a shell is known.
   process.env.PAGER ??= '/bin/cat';
   const shell = process.env.SHELL ?? '/bin/sh';
 
   // The file list comes from a pipe or a file, never from a person typing.
   if (isatty(0)) return usage();
-  let input: string;
+  // Bytes, not text: a name is whatever bytes a line holds (decoding as UTF-8 would replace
+  // invalid bytes and name another file).
+  let input: Buffer;
   try {
-    input = readFileSync(0, 'utf8');
+    input = readFileSync(0);
   } catch {
-    input = await new Promise<string>((res) => {
-      let s = '';
-      process.stdin.setEncoding('utf8').on('data', (d: string) => { s += d; }).on('end', () => res(s));
+    input = await new Promise<Buffer>((res) => {
+      const parts: Buffer[] = [];
+      process.stdin.on('data', (d: Buffer) => parts.push(d)).on('end', () => res(Buffer.concat(parts)));
     });
   }
 
-  let maxFiles = 65536;
-  try {
-    maxFiles = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim()) || maxFiles;
-  } catch {
-    // not Linux: keep entr's default
-  }
-
+  const limit = watchLimit();
+  // One write for the reports of a long list (100,000 missing names), not one each.
+  let notes = '';
+  const note = (message: string): void => {
+    notes += `kq run: ${message}\n`;
+    if (notes.length > 65536) flushNotes();
+  };
+  const flushNotes = (): void => {
+    if (notes !== '') process.stderr.write(notes);
+    notes = '';
+  };
   const files: string[] = [];
   const dirs: string[] = [];
   const seen = new Set<string>();
-  for (const line of input.split('\n')) {
-    if (line === '') continue;
-    if (Buffer.byteLength(line) >= PATH_MAX) return fail(`path too long: ${line}`);
-    let st;
-    try {
-      st = statSync(line);
-    } catch {
-      warn(`unable to stat '${line}'`);
+  const seenDirs = new Set<string>();
+  for (let at = 0; at < input.length;) {
+    let nl = input.indexOf(0x0a, at);
+    if (nl < 0) nl = input.length;
+    const bytes = input.subarray(at, nl);
+    at = nl + 1;
+    if (bytes.length === 0) continue;
+    if (bytes.length >= PATH_MAX) {
+      flushNotes();
+      return fail(`path too long: ${visible(bytes)}`);
+    }
+    const line = utf8(bytes);
+    // A NUL cannot be in a name (entr's C string would stop there and watch a prefix).
+    if (line === null || line.includes('\0')) {
+      if (line === null && statOrNull(bytes) !== null) note(`unable to watch '${visible(bytes)}': not a UTF-8 name (Node takes names as UTF-8 text)`);
+      else note(`unable to stat '${visible(bytes)}'`);
+      continue;
+    }
+    const st = statOrNull(line);
+    if (st === null) {
+      note(`unable to stat '${visible(line)}'`);
       continue;
     }
     if (st.isFile()) {
@@ -231,15 +330,19 @@ export async function runMain(argv: string[]): Promise<never> {
       seen.add(line);
       if (opt.dirwatch > 0) {
         const parent = dirname(line);
-        if (!dirs.includes(parent)) dirs.push(parent);
+        if (!seenDirs.has(parent)) dirs.push(parent);
+        seenDirs.add(parent);
       }
     } else if (st.isDirectory() && opt.dirwatch > 0) {
-      if (!dirs.includes(line)) dirs.push(line);
+      if (!seenDirs.has(line)) dirs.push(line);
+      seenDirs.add(line);
     }
-    if (files.length + dirs.length + 1 > maxFiles) {
-      return fail(`Too many files listed; the hard limit for your login class is ${maxFiles}. Please consult docs/cli.md (inotify's fs.inotify.max_user_watches)`);
+    if (files.length + dirs.length + 1 > limit.max) {
+      flushNotes();
+      return fail(`Too many files listed; the hard limit for your login class is ${limit.max}. Please consult docs/cli.md (${limit.why})`);
     }
   }
+  flushNotes();
   if (files.length === 0) return fail('No regular files to watch');
 
   // Keys: the controlling terminal, opened as entr opens /dev/tty.
@@ -360,14 +463,18 @@ export async function runMain(argv: string[]): Promise<never> {
     const [cmd, ...args] = argvFor();
     const stdio: StdioOptions = opt.restart ? ['ignore', 'inherit', 'inherit'] : [tty !== null ? ttyFd : 'inherit', 'inherit', 'inherit'];
     const c = spawn(cmd!, args, { stdio, detached: opt.restart });
-    c.on('error', () => {}); // reported below, as entr's child reports a failed exec
     if (c.pid === undefined) {
-      warn(`exec ${cmd}: No such file or directory`);
+      // The exec failed (ENOENT, EACCES, ...): Node says why in the 'error' event that follows,
+      // as entr's child reports it before exiting 1.
       child = null;
-      pendingExit = 1 << 8;
-      kq.keventSync([{ ident: 'exec failed', filter: EVFILT_USER, flags: EV_ADD | EV_ONESHOT, fflags: NOTE_TRIGGER }], 0);
+      c.once('error', (e: NodeJS.ErrnoException) => {
+        warn(`exec ${cmd}: ${codeText(e.code)}`);
+        pendingExit = 1 << 8;
+        kq.keventSync([{ ident: 'exec failed', filter: EVFILT_USER, flags: EV_ADD | EV_ONESHOT, fflags: NOTE_TRIGGER }], 0);
+      });
       return;
     }
+    c.on('error', () => {}); // a signal to a process that is gone: nothing to report
     child = c;
     const errno = change(kq, { ident: c, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT });
     if (errno !== 0) {
@@ -390,6 +497,36 @@ export async function runMain(argv: string[]): Promise<never> {
     }
   }
 
+  /**
+   * Asks the utility to end (restartSignal) and arms the SIGKILL that follows when it has not
+   * exited within killAfterMs: a utility that ignores SIGTERM cannot hold a restart or kq's own
+   * exit forever. The grace period is a one-shot EVFILT_TIMER on the queue, deleted at the exit.
+   */
+  function stopUtility(): void {
+    const c = child;
+    if (c === null) return;
+    signalUtility(restartSignal);
+    if (killAfterMs > 0) change(kq, { ident: KILL, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: killAfterMs, udata: c });
+  }
+
+  /** The grace period is over: SIGKILL the utility (its whole process group under -r). */
+  function killUtility(): void {
+    const c = child;
+    if (c === null) return;
+    warn(`${basename(c.spawnfile)} (pid ${c.pid}) did not exit ${killAfterMs / 1000} s after ${restartSignal}: sending SIGKILL`);
+    // Without -r the utility shares kq run's process group, so its own children (which may
+    // ignore SIGTERM too) are found through /proc and killed with it, not left orphaned.
+    const rest = opt.restart || c.pid === undefined ? [] : descendants(c.pid);
+    signalUtility('SIGKILL');
+    for (const pid of rest) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   /** Reports an exit through the status script and records it. */
   function exited(status: number): void {
     const sig = status & 0x7f;
@@ -399,16 +536,21 @@ export async function runMain(argv: string[]): Promise<never> {
     }
   }
 
+  /** Ends the status filter (its input), waiting for it to print what it has. */
+  async function endFilter(): Promise<void> {
+    const f = filter;
+    if (f === null) return;
+    filter = null;
+    f.stdin!.end();
+    await new Promise<void>((res) => {
+      if (f.exitCode !== null || f.signalCode !== null || f.pid === undefined) res();
+      else f.on('exit', () => res());
+    });
+  }
+
   async function leave(status: number): Promise<never> {
     keysStop();
-    if (filter !== null) {
-      const f = filter;
-      f.stdin!.end();
-      await new Promise<void>((res) => {
-        if (f.exitCode !== null || f.pid === undefined) res();
-        else f.on('exit', () => res());
-      });
-    }
+    await endFilter();
     return exit(status);
   }
 
@@ -421,6 +563,7 @@ export async function runMain(argv: string[]): Promise<never> {
       if (child !== null && ev.ident === child) {
         child = null;
         s.childExit = Number(ev.data);
+        change(kq, { ident: KILL, filter: EVFILT_TIMER, flags: EV_DELETE });
       }
       return;
     }
@@ -435,6 +578,10 @@ export async function runMain(argv: string[]): Promise<never> {
     }
     if (ev.filter === EVFILT_READ) {
       keys(s);
+      return;
+    }
+    if (ev.filter === EVFILT_TIMER && ev.ident === KILL) {
+      if (ev.udata === child) killUtility();
       return;
     }
     if (ev.filter === EVFILT_TIMER) {
@@ -496,11 +643,14 @@ export async function runMain(argv: string[]): Promise<never> {
   /** Ends kq run as entr's handle_exit does: the utility is stopped and waited for first. */
   let quitting = false;
   async function quit(status: number, raise?: NodeJS.Signals): Promise<never> {
-    if (!quitting) {
+    if (quitting) {
+      // A second Ctrl-C (or SIGTERM) while the utility is being stopped: no more grace.
+      signalUtility('SIGKILL');
+    } else {
       quitting = true;
       if (child !== null) {
         terminating = true;
-        signalUtility(restartSignal);
+        stopUtility();
         // Another loop may be waiting on the queue too (a run in progress) and take the exit
         // event itself: poll, so either way this loop sees the utility gone.
         while (child !== null) {
@@ -509,6 +659,7 @@ export async function runMain(argv: string[]): Promise<never> {
         }
       }
       if (raise !== undefined) {
+        await endFilter();
         keysStop();
         process.removeAllListeners(raise);
         process.kill(process.pid, raise);
@@ -520,6 +671,8 @@ export async function runMain(argv: string[]): Promise<never> {
   process.on('SIGINT', () => void quit(0));
   process.on('SIGHUP', () => void quit(0));
   process.on('SIGTERM', () => void quit(0, 'SIGTERM'));
+  // The reader of our output went away: stop the utility as for SIGINT, then exit 0 quietly.
+  whenPipeBreaks(() => void quit(0));
 
   /** Harvests until the burst is over: no event for SETTLE_MS, or SETTLE_MAX_MS in all. */
   async function settle(s: Seen): Promise<void> {
@@ -557,7 +710,7 @@ export async function runMain(argv: string[]): Promise<never> {
     if (opt.restart) {
       if (child !== null) {
         terminating = true;
-        signalUtility(restartSignal);
+        stopUtility();
         const s = fresh();
         await waitChild(s);
         terminating = false;

@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { parse } from './args.js';
 import { change } from './kev.js';
-import { CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit, quietOnBrokenPipe, setProgram, warn } from './common.js';
+import { CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit, setProgram, warn } from './common.js';
 import { strerror } from './notes.js';
 
 const USAGE = 'usage: kq tail [-f | -F] [-n N] FILE';
@@ -159,7 +159,6 @@ function inodeOf(path: string): number | null {
 
 export async function tailMain(argv: string[]): Promise<never> {
   setProgram('kq tail');
-  quietOnBrokenPipe();
   const { values, positionals } = parse(argv, {
     lines: { type: 'string', short: 'n' },
     follow: { type: 'boolean', short: 'f' },

@@ -13,7 +13,7 @@ import {
 } from '../index.js';
 import { msOption, parse } from './args.js';
 import {
-  CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, exit, quietOnBrokenPipe,
+  CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, exit,
   setProgram, warn,
 } from './common.js';
 import { Excludes } from './glob.js';
@@ -209,7 +209,6 @@ function register(kq: Kqueue, ident: unknown, filter: number, flags: number, ffl
 
 export async function watchMain(argv: string[]): Promise<never> {
   setProgram('kq watch');
-  quietOnBrokenPipe();
   const { values, positionals } = parse(argv, {
     recursive: { type: 'boolean', short: 'r' },
     pid: { type: 'string', multiple: true },

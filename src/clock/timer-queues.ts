@@ -1,7 +1,8 @@
 /**
  * What a clock's timers are armed for, and what they are told when they expire: the timer
  * filter's knotes here, though the clock knows nothing of them. One handler serves every entry it
- * arms, so an entry costs the clock nothing but its slot.
+ * arms, so an entry costs the clock nothing but its deadline: the FIFOs are threaded through the
+ * entries themselves, by a link the handler keeps in each entry.
  */
 export interface TimerHandler<T> {
   /** True once the entry was cancelled: it is skipped (and forgotten) when reached. */
@@ -10,6 +11,10 @@ export interface TimerHandler<T> {
   rearm(entry: T): number;
   /** `entry` expired `times` times (more than once when a virtual clock catches up). */
   expire(entry: T, times: number): void;
+  /** The entry behind `entry` in its FIFO (what `setNext` stored; null at the tail). */
+  next(entry: T): T | null;
+  /** Links `next` behind `entry`; a cancelled entry must keep its link until it is reached. */
+  setNext(entry: T, next: T | null): void;
 }
 
 /**
@@ -18,9 +23,12 @@ export interface TimerHandler<T> {
  * each FIFO is sorted by construction) and a binary heap of FIFOs keyed by their first deadline.
  * Arming is O(1) (O(log P) when a FIFO becomes non-empty), expiring O(log P) for P distinct
  * periods. Cancelled entries are skipped lazily and compacted when they outnumber live ones.
+ * A FIFO links its entries through the handler (no slot per entry) and keeps their deadlines in a
+ * ring of doubles, in the same order.
  */
 class PeriodQueue<T> {
-  entries: (T | null)[];
+  first: T | null = null;
+  last: T | null = null;
   deadlines: Float64Array;
   head = 0;
   size = 0;
@@ -28,48 +36,73 @@ class PeriodQueue<T> {
   /** Deadline of the first entry, kept here so heap comparisons touch only the queues. */
   front = Infinity;
 
-  constructor(readonly period: number) {
-    this.entries = new Array(8).fill(null);
+  constructor(readonly period: number, private readonly handler: TimerHandler<T>) {
     this.deadlines = new Float64Array(8);
   }
 
   push(e: T, deadline: number): void {
-    let cap = this.entries.length;
+    let cap = this.deadlines.length;
     if (this.size === cap) {
-      this.regrow(cap * 2, null);
+      this.grow();
       cap *= 2;
     }
-    const i = (this.head + this.size) & (cap - 1);
-    this.entries[i] = e;
-    this.deadlines[i] = deadline;
-    if (this.size++ === 0) this.front = deadline;
+    this.deadlines[(this.head + this.size) & (cap - 1)] = deadline;
+    this.handler.setNext(e, null);
+    if (this.size++ === 0) {
+      this.first = e;
+      this.front = deadline;
+    } else {
+      this.handler.setNext(this.last!, e);
+    }
+    this.last = e;
   }
 
   shift(): T {
-    const i = this.head;
-    const e = this.entries[i]!;
-    this.entries[i] = null;
-    this.head = (i + 1) & (this.entries.length - 1);
+    const e = this.first!;
+    const next = this.handler.next(e);
+    this.handler.setNext(e, null);
+    this.first = next;
+    if (next === null) this.last = null;
+    this.head = (this.head + 1) & (this.deadlines.length - 1);
     this.front = --this.size === 0 ? Infinity : this.deadlines[this.head]!;
     return e;
   }
 
-  /** Copies the entries into a ring of `cap` slots, dropping those `dead` says are; returns how many were dropped. */
+  /** Doubles the ring of deadlines (the entries' links are untouched). */
+  private grow(): void {
+    const old = this.deadlines;
+    const cap = old.length;
+    const deadlines = new Float64Array(cap * 2);
+    deadlines.set(old.subarray(this.head));
+    deadlines.set(old.subarray(0, this.head), cap - this.head);
+    this.deadlines = deadlines;
+    this.head = 0;
+  }
+
+  /** Moves the deadlines into a ring of `cap` slots, unlinking the entries `dead` says are; returns how many were dropped. */
   regrow(cap: number, dead: ((e: T) => boolean) | null): number {
-    const entries: (T | null)[] = new Array(cap).fill(null);
+    const h = this.handler;
     const deadlines = new Float64Array(cap);
-    const mask = this.entries.length - 1;
+    const mask = this.deadlines.length - 1;
     let n = 0;
+    let prev: T | null = null;
+    let e = this.first;
     for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) & mask;
-      const e = this.entries[i]!;
-      if (dead !== null && dead(e)) continue;
-      entries[n] = e;
-      deadlines[n] = this.deadlines[i]!;
-      n++;
+      const next = h.next(e!);
+      if (dead !== null && dead(e!)) {
+        h.setNext(e!, null);
+      } else {
+        if (prev === null) this.first = e;
+        else h.setNext(prev, e);
+        prev = e;
+        deadlines[n++] = this.deadlines[(this.head + k) & mask]!;
+      }
+      e = next;
     }
+    if (prev === null) this.first = null;
+    else h.setNext(prev, null);
+    this.last = prev;
     const dropped = this.size - n;
-    this.entries = entries;
     this.deadlines = deadlines;
     this.head = 0;
     this.size = n;
@@ -84,8 +117,13 @@ class PeriodQueue<T> {
  */
 const CATCH_UP_MIN = 1024;
 
+/** Integer periods below this (ms) find their FIFO by index. */
+const SMALL_PERIODS = 4096;
+
 export class TimerQueues<T> {
   private readonly byPeriod = new Map<number, PeriodQueue<T>>();
+  /** The same queues for small integer periods, indexed by period: a load instead of a hash lookup. */
+  private readonly small: (PeriodQueue<T> | undefined)[] = [];
   private readonly heap: PeriodQueue<T>[] = [];
   /** Timers re-armed by a catch-up (VirtualClock only), in a heap of their own. */
   private readonly late: LateEntry<T>[] = [];
@@ -100,11 +138,16 @@ export class TimerQueues<T> {
 
   /** Arms `e` to expire at `deadline`; `period` names its FIFO and must be the gap from now. */
   arm(e: T, period: number, deadline: number): void {
-    let q = this.byPeriod.get(period);
+    const isSmall = period < SMALL_PERIODS && (period | 0) === period;
+    let q = isSmall ? this.small[period] : this.byPeriod.get(period);
     if (q === undefined) {
-      if (this.byPeriod.size >= 4096) this.forgetEmpty();
-      q = new PeriodQueue(period);
-      this.byPeriod.set(period, q);
+      q = this.byPeriod.get(period);
+      if (q === undefined) {
+        if (this.byPeriod.size >= 4096) this.forgetEmpty();
+        q = new PeriodQueue(period, this.handler);
+        this.byPeriod.set(period, q);
+      }
+      if (isSmall) this.small[period] = q;
     }
     q.push(e, deadline);
     this.entries++;
@@ -125,6 +168,7 @@ export class TimerQueues<T> {
     this.heap.length = 0;
     this.late.length = 0;
     this.byPeriod.clear();
+    this.small.length = 0;
     this.entries = 0;
     this.dead = 0;
   }
@@ -212,7 +256,11 @@ export class TimerQueues<T> {
   }
 
   private forgetEmpty(): void {
-    for (const [p, q] of this.byPeriod) if (q.size === 0) this.byPeriod.delete(p);
+    for (const [p, q] of this.byPeriod) {
+      if (q.size !== 0) continue;
+      this.byPeriod.delete(p);
+      if (this.small[p] === q) this.small[p] = undefined;
+    }
   }
 
   // ---- heap of FIFOs ordered by (first deadline, larger period first) -----------------------

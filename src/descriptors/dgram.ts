@@ -61,7 +61,15 @@ class DgramSource implements Descriptor {
     this.gone = true;
     this.rklist.dropAll();
     this.wklist.dropAll();
+    this.discard();
   };
+
+  /** The receive buffer goes with the socket (close(2)): nothing is left for recvfrom(). */
+  discard(): void {
+    this.queue = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
 
   constructor(readonly socket: Socket) {}
 
@@ -126,6 +134,8 @@ class DgramSource implements Descriptor {
 
   take(): Datagram | undefined {
     this.soError = 0; // soreceive reports and clears so_error
+    // Closed after its last knote went (no hook saw it): the queue went with it.
+    if (this.head !== this.queue.length && isClosed(this.socket)) this.discard();
     if (this.head === this.queue.length) return undefined;
     const d = this.queue[this.head]!;
     this.queue[this.head++] = undefined as unknown as Datagram;

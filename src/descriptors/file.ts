@@ -240,7 +240,8 @@ let kFd: symbol | undefined;
  */
 function fileHandleFd(obj: object): number | undefined {
   const proto = Object.getPrototypeOf(obj) as object | null;
-  if (proto === null) return undefined;
+  // A Proxy as the prototype would run its traps when its descriptors are read.
+  if (proto === null || types.isProxy(proto)) return undefined;
   let verdict = protoVerdict.get(proto);
   if (verdict === undefined) {
     verdict = looksLikeFileHandlePrototype(proto);

@@ -39,6 +39,8 @@ class ServerSource implements Descriptor {
   /** An 'error' of the server (EMFILE on accept, a failed listen): the reference's so_error. */
   soError = 0;
   private unhook: (() => void) | null = null;
+  /** The close hook and listener, kept while knotes exist or connections are queued. */
+  private unhookClose: (() => void) | null = null;
 
   private readonly onConnection = (s: Socket): void => this.enqueue(s);
   private readonly onError = (err: unknown): void => {
@@ -46,10 +48,14 @@ class ServerSource implements Descriptor {
     this.rklist.post(0);
   };
   private readonly onClosed = (): void => {
-    // knote_fdclose: the listening socket is gone (what is queued stays for accept()).
+    // soclose on the listening socket: knote_fdclose, and the connections waiting to be accepted
+    // are aborted (soabort), else they would stay open, frozen, forever (and the server's
+    // 'close' would never come).
     if (this.server.listening) return;
     this.rklist.dropAll();
     this.wklist.dropAll();
+    this.abortQueued();
+    this.release();
   };
 
   constructor(readonly server: Server) {}
@@ -82,24 +88,58 @@ class ServerSource implements Descriptor {
 
   detach(kn: Knote): void {
     (kn.filter === EVFILT_WRITE ? this.wklist : this.rklist).remove(kn);
-    if (this.rklist.size === 0 && this.wklist.size === 0 && this.unhook !== null) {
+    this.release();
+  }
+
+  /**
+   * The last knote takes the listeners off; the close hook stays while connections are queued
+   * (they must be aborted if the server closes before they are accepted), and goes with the last.
+   */
+  private release(): void {
+    if (this.rklist.size !== 0 || this.wklist.size !== 0) return;
+    if (this.unhook !== null) {
       this.unhook();
       this.unhook = null;
+    }
+    if (this.pending === 0 && this.unhookClose !== null) {
+      this.unhookClose();
+      this.unhookClose = null;
+    }
+  }
+
+  /** The queued connections, reset (TCP, as soabort drops them) or closed (Unix); none is left. */
+  private abortQueued(): void {
+    const queued = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const s of queued) {
+      queuedIn.delete(s);
+      s.removeListener('error', queuedError);
+      s.removeListener('close', queuedClose);
+      try {
+        s.resetAndDestroy(); // throws for a socket that is not TCP
+      } catch {
+        s.destroy();
+      }
     }
   }
 
   private hook(): void {
-    if (this.unhook !== null) return;
     const s = this.server;
+    if (this.unhookClose === null) {
+      s.on('close', this.onClosed);
+      const unhookClose = hookMethod(s, 'close', this.onClosed);
+      this.unhookClose = () => {
+        unhookClose();
+        s.removeListener('close', this.onClosed);
+      };
+    }
+    if (this.unhook !== null) return;
     s.on('connection', this.onConnection);
     s.on('error', this.onError);
-    s.on('close', this.onClosed);
-    const unhookClose = hookMethod(s, 'close', this.onClosed);
     this.unhook = () => {
-      unhookClose();
       s.removeListener('connection', this.onConnection);
       s.removeListener('error', this.onError);
-      s.removeListener('close', this.onClosed);
     };
   }
 
@@ -139,6 +179,7 @@ class ServerSource implements Descriptor {
     s.removeListener('error', queuedError);
     s.removeListener('close', queuedClose);
     s.pause();
+    this.release();
     return s;
   }
 
@@ -149,6 +190,7 @@ class ServerSource implements Descriptor {
     queuedIn.delete(s);
     s.removeListener('error', queuedError);
     s.removeListener('close', queuedClose);
+    this.release();
   }
 }
 

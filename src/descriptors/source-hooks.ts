@@ -6,16 +6,39 @@ import { types } from 'node:util';
  * that the object is given back exactly as it was found.
  */
 
-const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
-
 /**
- * `x instanceof C` without running any code of `x`'s: a Proxy is refused first (its
- * getPrototypeOf trap would run), and the ordinary prototype walk is used even where `C` has its
- * own Symbol.hasInstance (stream.Writable's reads a property of `x`, which may be a getter).
+ * `x instanceof C` without running any code of `x`'s: the prototype chain is walked by hand, and
+ * a Proxy anywhere on it (`x` itself, or `Object.create(new Proxy(...))`) answers false before
+ * its getPrototypeOf trap could run. The ordinary walk is used even where `C` has its own
+ * Symbol.hasInstance (stream.Writable's reads a property of `x`, which may be a getter).
  */
 export function isInstance(C: abstract new (...args: never[]) => unknown, x: unknown): boolean {
   if (typeof x !== 'object' || x === null || types.isProxy(x)) return false;
-  return ordinaryHasInstance.call(C, x);
+  const target = C.prototype as object;
+  for (let o = Object.getPrototypeOf(x) as object | null; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    if (types.isProxy(o)) return false;
+    if (o === target) return plainInstance(x);
+  }
+  return false;
+}
+
+/** Objects found free of own accessors (looked at once: their own keys are not read again). */
+const plain = new WeakSet<object>();
+
+/**
+ * Node makes its sockets, streams and servers with data properties only. An own accessor is the
+ * caller's code (`Object.defineProperty(socket, 'destroyed', { get })`), which the fields read
+ * while attaching would run, and whose exception would escape in the middle of a changelist: such
+ * an object is not one the library can watch.
+ */
+function plainInstance(x: object): boolean {
+  if (plain.has(x)) return true;
+  for (const key of Reflect.ownKeys(x)) {
+    const d = Reflect.getOwnPropertyDescriptor(x, key);
+    if (d !== undefined && (d.get !== undefined || d.set !== undefined)) return false;
+  }
+  plain.add(x);
+  return true;
 }
 
 /** A listener we put on a user's emitter, to be taken off again. */

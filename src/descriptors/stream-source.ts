@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import {
-  EBADF, EOPNOTSUPP, EV_EOF, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE,
+  EBADF, EOPNOTSUPP, EPIPE, EV_EOF, EV_NODATA, EV_ONESHOT, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE,
   NOTE_LOWAT, NOTE_OOB,
 } from '../constants.js';
 import type { Descriptor, FilterOps } from '../engine/filter-ops.js';
@@ -39,6 +39,15 @@ export type AnyStream = Partial<Readable> & Partial<Writable> & {
   pending?: boolean;
 };
 
+/**
+ * The errno of a stream's error. Node's own stream errors have no errno: a write after `end()`
+ * (or after the stream was destroyed) is write(2) after shutdown(2), which is EPIPE.
+ */
+function streamErrno(code: unknown): number {
+  if (code === 'ERR_STREAM_WRITE_AFTER_END' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_SOCKET_CLOSED') return EPIPE;
+  return errnoFromCode(code);
+}
+
 /** Hint of the post that delivers the last EV_EOF|EV_ONESHOT image (recorded even mid-scan). */
 const HINT_GONE = 1;
 
@@ -58,8 +67,6 @@ export class StreamSource implements Descriptor {
   gone = false;
   /** Destroyed after EOF or an error: every knote gets one last EV_EOF|EV_ONESHOT delivery. */
   final = false;
-  /** Bytes (objects) still buffered when it was destroyed, for that last READ image. */
-  finalRead = 0;
 
   private unhookCommon: (() => void) | null = null;
   private unhookRead: (() => void) | null = null;
@@ -138,7 +145,7 @@ export class StreamSource implements Descriptor {
 
   private error(err: unknown): void {
     const code = (err as { code?: unknown } | null)?.code;
-    this.errno = errnoFromCode(code);
+    this.errno = streamErrno(code);
     if (this.unhookCommon === null) {
       // Left behind as a guard for an error that was already on its way when the last knote
       // went (see releaseCommon): it has now been taken, so the guard goes too.
@@ -157,10 +164,9 @@ export class StreamSource implements Descriptor {
     if (this.gone || this.unhookCommon === null) return;
     this.gone = true;
     const err = this.stream.errored as { code?: unknown } | null | undefined;
-    if (err != null && this.errno === 0) this.errno = errnoFromCode(err.code);
+    if (err != null && this.errno === 0) this.errno = streamErrno(err.code);
     if (this.atEof()) {
       this.final = true;
-      this.finalRead = this.rs !== undefined ? this.stream.readableLength! : 0;
       this.rklist.post(HINT_GONE);
       this.wklist.post(HINT_GONE);
     } else {
@@ -175,7 +181,7 @@ export class StreamSource implements Descriptor {
     if (this.unhookCommon !== null) return;
     const s = this.stream;
     const err = s.errored as { code?: unknown } | null | undefined;
-    if (err != null) this.errno = errnoFromCode(err.code);
+    if (err != null) this.errno = streamErrno(err.code);
     s.on('error', this.onError);
     s.on('close', this.onClose);
     const unhook = hookMethod(s, 'destroy', this.onClose);
@@ -280,7 +286,9 @@ function finalEvent(kn: Knote, src: StreamSource, data: number): boolean {
  */
 function readEvent(kn: Knote): boolean {
   const src = kn.fp as StreamSource;
-  if (src.final) return finalEvent(kn, src, src.finalRead);
+  // What is still buffered when the last image is delivered: Node keeps a destroyed stream's
+  // buffer readable, and the user may have read from it since (a disabled knote enabled later).
+  if (src.final) return finalEvent(kn, src, src.stream.readableLength!);
   const s = src.stream;
   if (s.destroyed) return false;
   const n = s.readableLength!;

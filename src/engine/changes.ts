@@ -1,6 +1,9 @@
-import { EINVAL, EV_SYSFLAGS, EVFILT_SYSCOUNT } from '../constants.js';
+import * as constants from '../constants.js';
 import { KqueueError } from '../errors.js';
 import type { FilterOps } from './filter-ops.js';
+
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { EINVAL, EV_SYSFLAGS, EVFILT_SYSCOUNT } = constants;
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -21,6 +24,8 @@ export class ChangeBuffer {
   readonly fflags: number[] = [];
   readonly data: (number | bigint)[] = [];
   readonly udata: unknown[] = [];
+  /** Whether a stored ident or udata may hold on to something (anything but a number or undefined). */
+  private retains = false;
   /** The filter table of the call being read, for filters that refuse malformed idents. */
   private sysfilt: readonly FilterOps[] = [];
   /** Bit ~filter set when that filter has a `malformed` check (worked out once per table). */
@@ -35,8 +40,12 @@ export class ChangeBuffer {
     this.length = 0;
     if (this.ident.length > RETAINED) {
       for (const a of [this.ident, this.filter, this.flags, this.fflags, this.data, this.udata]) a.length = 0;
+      this.retains = false;
       return;
     }
+    // Numbers and undefined hold nothing: the common changelist leaves no loop to run.
+    if (!this.retains) return;
+    this.retains = false;
     for (let i = 0; i < n; i++) {
       this.ident[i] = undefined;
       this.udata[i] = undefined;
@@ -64,6 +73,7 @@ export class ChangeBuffer {
     this.fflags[i] = fflags === undefined ? 0 : readUint(fflags, 0xffffffff, 'fflags');
     this.data[i] = data === undefined ? 0 : readData(data);
     this.udata[i] = udata;
+    if (typeof ident !== 'number' || udata !== undefined) this.retains = true;
     this.length = i + 1;
   }
 

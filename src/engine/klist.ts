@@ -1,4 +1,8 @@
-import { KN_DELETING, KN_PROCESSING, KN_REPROCESS, type Knote } from './knote.js';
+import * as knote from './knote.js';
+import type { Knote } from './knote.js';
+
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { KN_DELETING, KN_PROCESSING, KN_REPROCESS } = knote;
 
 /**
  * The knotes interested in one event source (the reference's klist). A source calls `post()`

@@ -1,7 +1,4 @@
-import {
-  EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
-  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
-} from '../constants.js';
+import * as constants from '../constants.js';
 import { KqueueError } from '../errors.js';
 import { type KEvent, makeEvent } from '../kevent.js';
 import { tunables } from '../tunables.js';
@@ -10,9 +7,16 @@ import type { ChangeBuffer } from './changes.js';
 import type { Descriptor, FilterOps, FilterTable } from './filter-ops.js';
 import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
-import {
-  KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS, Knote,
-} from './knote.js';
+import * as knote from './knote.js';
+import { type Knote, newKnote } from './knote.js';
+
+// Module-local copies of the constants the hot paths test: optimised code folds a module's own
+// consts into the instructions, but loads and hole-checks an imported binding at every use.
+const {
+  EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
+} = constants;
+const { KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS } = knote;
 
 /** A waiting kevent call, as the engine sees it: woken when something is queued. */
 export interface Sleeper {
@@ -39,12 +43,18 @@ export class KqueueEngine implements Descriptor {
   /** The reference's kq_sleep_cnt: 1 wakes one sleeper, more wake all. */
   sleepCnt = 0;
   isClosed = false;
+  /**
+   * The table's sysfilt_ops[], copied: the table is frozen, and an indexed load from a frozen
+   * array goes through a generic IC where one from an ordinary array is a bounds check and a load.
+   */
+  private readonly sysfilt: FilterOps[];
 
   constructor(
     /** The clock behind this kqueue's timers and timeouts. */
     readonly clock: Clock,
     private readonly filters: FilterTable,
   ) {
+    this.sysfilt = [...filters.sysfilt];
     const head = newMarker();
     head.next = head;
     head.prev = head;
@@ -151,7 +161,8 @@ export class KqueueEngine implements Descriptor {
     this.knotes[~kn.filter]!.delete(kn.ident, kn);
     if (kn.status & KN_QUEUED) this.dequeue(kn);
     kn.kq = null;
-    kn.hook = undefined;
+    // The hook stays: it is the filter's, and a source that forgets its dead knotes lazily may
+    // still read it (a timer's hook is its link in the clock's FIFO until the clock reaches it).
     kn.fp = null;
   }
 
@@ -186,7 +197,7 @@ export class KqueueEngine implements Descriptor {
     const filter = ch.filter[i]!;
     if (filter >= 0 || filter < -EVFILT_SYSCOUNT) return EINVAL;
     const slot = ~filter;
-    const fops = this.filters.sysfilt[slot]!;
+    const fops = this.sysfilt[slot]!;
     const ident = ch.ident[i];
     let fp: Descriptor | null = null;
     if (fops.isFd) {
@@ -199,7 +210,7 @@ export class KqueueEngine implements Descriptor {
 
     if (kn === undefined) {
       if ((flags & EV_ADD) === 0) return ENOENT;
-      kn = new Knote(this, filter, ident, flags, ch.udata[i], fops, fp);
+      kn = newKnote(this, filter, ident, flags, ch.udata[i], fops, fp);
       kn.sfflags = ch.fflags[i]!;
       kn.sdata = ch.data[i]!;
       // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
@@ -366,7 +377,7 @@ function insertBefore(kn: Knote, at: Knote): void {
 
 /** Makes a marker for one kevent call (the reference's on-stack marker). */
 export function newMarker(): Knote {
-  const m = new Knote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
+  const m = newKnote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
   m.status = KN_PROCESSING;
   return m;
 }

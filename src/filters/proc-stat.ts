@@ -88,14 +88,23 @@ export class StatFile {
   }
 }
 
-/** Whether `pid` is a process (a thread group leader), not another thread's id. */
-export function isProcess(pid: number): boolean {
+/** The error codes that say "no descriptor to read /proc with", not "no such process". */
+export function outOfDescriptors(code: string): boolean {
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/**
+ * Whether `pid` is a process (a thread group leader), not another thread's id; the error code
+ * when /proc could not be read for want of a descriptor (EMFILE, ENFILE).
+ */
+export function isProcess(pid: number): boolean | string {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'latin1');
     const m = /\nTgid:\s*(\d+)/.exec(status);
     return m === null || Number(m[1]) === pid;
-  } catch {
-    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    return outOfDescriptors(code) ? code : false;
   }
 }
 
@@ -160,8 +169,30 @@ export class ProcessTable {
     const first = this.known.size === 0;
     this.known = next;
     if (first) return [];
-    return found.sort((a, b) => a.start - b.start || a.pid - b.pid);
+    return parentsFirst(found.sort((a, b) => a.start - b.start || a.pid - b.pid));
   }
+}
+
+/**
+ * The same processes with each one after its parent when both are new. Start times have clock
+ * tick resolution and pids wrap (at pid_max, back to 300), so a parent and the children it forked
+ * in the same tick across the wrap sort children first: the parent's knote would not exist yet
+ * when its children are looked at, and NOTE_TRACK would miss them.
+ */
+function parentsFirst(found: NewProcess[]): NewProcess[] {
+  const byPid = new Map<number, NewProcess>();
+  for (const np of found) byPid.set(np.pid, np);
+  const done = new Set<number>();
+  const out: NewProcess[] = [];
+  const chain: NewProcess[] = [];
+  for (const np of found) {
+    for (let q: NewProcess | undefined = np; q !== undefined && !done.has(q.pid); q = byPid.get(q.ppid)) {
+      done.add(q.pid);
+      chain.push(q);
+    }
+    while (chain.length > 0) out.push(chain.pop()!);
+  }
+  return out;
 }
 
 // ---- children of this Node process ---------------------------------------------------------
@@ -178,7 +209,8 @@ let sweepAt = 64;
 function index(): void {
   for (const ref of unindexed) {
     const c = ref.deref();
-    if (c !== undefined && typeof c.pid === 'number') byPid.set(c.pid, ref);
+    const pid = c === undefined ? undefined : dataField(c, 'pid');
+    if (typeof pid === 'number') byPid.set(pid, ref);
   }
   unindexed.length = 0;
   if (byPid.size >= sweepAt) {
@@ -206,7 +238,26 @@ diagnostics.subscribe('child_process', (message) => {
 export function ownChild(pid: number): ChildProcess | undefined {
   if (unindexed.length !== 0) index();
   const c = byPid.get(pid)?.deref();
-  return c !== undefined && c.pid === pid ? c : undefined;
+  return c !== undefined && plainChild(c) && c.pid === pid ? c : undefined;
+}
+
+/**
+ * A field Node sets on a ChildProcess as a data property, or undefined where the caller has put an
+ * accessor in its place: its getter is the caller's code, which must not run here (in the middle
+ * of a changelist, or in a microtask where its exception would be uncaught).
+ */
+function dataField(c: object, key: string): unknown {
+  const d = Object.getOwnPropertyDescriptor(c, key);
+  return d !== undefined && 'value' in d ? d.value : undefined;
+}
+
+/** Whether pid, exitCode and signalCode of `c` are the data properties Node makes them. */
+export function plainChild(c: object): boolean {
+  for (const key of ['pid', 'exitCode', 'signalCode']) {
+    const d = Object.getOwnPropertyDescriptor(c, key);
+    if (d === undefined || !('value' in d)) return false;
+  }
+  return true;
 }
 
 /** A ChildProcess has exited once Node has emitted (or is emitting) its 'exit'. */

@@ -6,13 +6,16 @@ import {
   EVFILT_PROC, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_PCTRLMASK, NOTE_TRACK,
   NOTE_TRACKERR,
 } from '../constants.js';
+import { isInstance } from '../descriptors/source-hooks.js';
 import { acquireChangeBuffer, releaseChangeBuffer } from '../engine/changes.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import { Klist } from '../engine/klist.js';
 import { KN_DETACHED, type Knote } from '../engine/knote.js';
+import { errnoFromCode } from '../errno.js';
 import { tunables } from '../tunables.js';
 import {
-  hasExited, isProcess, type NewProcess, ownChild, ProcessTable, type ProcStat, StatFile, ticksNow,
+  hasExited, isProcess, type NewProcess, outOfDescriptors, ownChild, plainChild, ProcessTable, type ProcStat,
+  StatFile, ticksNow,
 } from './proc-stat.js';
 
 /**
@@ -192,7 +195,11 @@ function tick(): void {
     table ??= new ProcessTable();
     for (const np of table.scan()) {
       const parent = sources.get(np.ppid);
-      if (parent !== undefined && (parent.interest & FORKS) && np.start >= parent.since) parent.fork(np);
+      // A source whose process is gone (its exit is for the poll below) is not the parent of a
+      // process that reuses its pid and forks: that one's children are none of its knotes' news.
+      if (parent !== undefined && (parent.interest & FORKS) && np.start >= parent.since && parent.read() !== null) {
+        parent.fork(np);
+      }
     }
   }
   for (const s of list) if (polled.has(s)) s.poll();
@@ -263,8 +270,12 @@ function target(ident: unknown): { pid: number; child: ChildProcess | null } | n
   } else if (typeof ident === 'object' && ident !== null) {
     // A Proxy's traps must not run (instanceof would): answered as descriptor filters answer it.
     if (types.isProxy(ident)) return EBADF;
-    if (!(ident instanceof ChildProcess)) return ESRCH;
-    child = ident;
+    // Nor those of a Proxy further up the prototype chain: isInstance walks it without running any.
+    if (!isInstance(ChildProcess, ident)) return ESRCH;
+    child = ident as ChildProcess;
+    // One whose pid or exit fields the caller made accessors cannot be read without running them
+    // (and a getter that throws would leave the knote half made): no process we can name.
+    if (!plainChild(child)) return ESRCH;
     pid = child.pid ?? 0;
   } else {
     return ESRCH;
@@ -310,12 +321,19 @@ function attach(kn: Knote): number {
     const file = StatFile.open(pid);
     if (typeof file === 'string') {
       if (file === 'EACCES' || file === 'EPERM') return EACCES;
-      return zombieOfOurs(kn, own);
+      // The descriptor limit says nothing about the process: that error, not ESRCH.
+      if (outOfDescriptors(file)) return errnoFromCode(file);
+      return zombieOfOurs(kn, pid, own);
     }
     const st = file.read();
-    if (st === null || !isProcess(pid)) {
+    const leader = st === null ? false : isProcess(pid);
+    if (typeof leader === 'string') {
       file.close();
-      return zombieOfOurs(kn, own);
+      return errnoFromCode(leader);
+    }
+    if (st === null || !leader) {
+      file.close();
+      return zombieOfOurs(kn, pid, own);
     }
     if (st.state === 'Z' || st.state === 'X') {
       file.close();
@@ -340,10 +358,26 @@ function attach(kn: Knote): number {
   return 0;
 }
 
-/** No such process, unless it is our own child that has exited (a zombie, with NOTE_EXIT). */
-function zombieOfOurs(kn: Knote, own: ChildProcess | undefined): number {
-  if (own === undefined || !hasExited(own) || (kn.sfflags & NOTE_EXIT) === 0) return ESRCH;
-  recordExit(kn, childStatus(own));
+/**
+ * No such process in /proc, unless it is our own child that has exited (a zombie, with
+ * NOTE_EXIT). A child of ours that /proc no longer shows but whose 'exit' Node has not emitted
+ * yet has been reaped by libuv, which reaps every exited child before it runs the first exit
+ * callback: code run by another child's 'exit' meets it so. Its 'exit' comes within the same
+ * turn, so the knote waits for it on a source without /proc, rather than answering ESRCH for a
+ * process whose status is about to be known.
+ */
+function zombieOfOurs(kn: Knote, pid: number, own: ChildProcess | undefined): number {
+  if (own === undefined || (kn.sfflags & NOTE_EXIT) === 0) return ESRCH;
+  if (hasExited(own)) {
+    recordExit(kn, childStatus(own));
+    return 0;
+  }
+  const src = new ProcSource(pid, null, 0, '');
+  sources.set(pid, src);
+  src.adopt(own);
+  kn.hook = src;
+  src.insert(kn);
+  refresh(src);
   return 0;
 }
 

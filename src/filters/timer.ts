@@ -1,14 +1,19 @@
-import { ENOMEM, EV_CLEAR, EV_ONESHOT } from '../constants.js';
+import * as constants from '../constants.js';
 import type { TimerHandler } from '../clock/timer-queues.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import { postKnote } from '../engine/klist.js';
 import type { Knote } from '../engine/knote.js';
 import { tunables } from '../tunables.js';
 
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { ENOMEM, EV_CLEAR, EV_ONESHOT } = constants;
+
 /**
  * EVFILT_TIMER: `data` given on registration is the period in milliseconds; delivered `data`
- * counts expirations since the last delivery. EV_CLEAR is forced on. `hook` is true while the
- * knote is armed on its kqueue's clock. Periods are exact milliseconds (no tick rounding); a
+ * counts expirations since the last delivery. EV_CLEAR is forced on. While the knote is armed on
+ * its kqueue's clock, `hook` is its link in the clock's FIFO of its period (the next knote, or
+ * null at the tail), so an armed timer costs the clock only its deadline; `false` once it is not
+ * armed. Periods are exact milliseconds (no tick rounding); a
  * period of 0 or less means "as soon as possible", which here is 1 ms (DragonFly: one tick).
  */
 
@@ -42,6 +47,10 @@ const expiry: TimerHandler<Knote> = {
     kn.data = (kn.data as number) + times;
     postKnote(kn, 0);
   },
+  next: (kn) => kn.hook as Knote | null,
+  setNext(kn, next) {
+    kn.hook = next;
+  },
 };
 
 export const timerFilterOps: FilterOps = {
@@ -50,13 +59,12 @@ export const timerFilterOps: FilterOps = {
     if (liveTimers >= tunables.kq_calloutmax) return ENOMEM;
     liveTimers++;
     kn.flags |= EV_CLEAR;
-    kn.hook = true;
     kn.kq!.clock.armTimer(kn, periodOf(kn.sdata), expiry);
     return 0;
   },
   detach(kn: Knote): void {
     liveTimers--;
-    if (kn.hook === true) kn.kq!.clock.cancelTimer(expiry);
+    if (kn.hook !== false) kn.kq!.clock.cancelTimer(expiry);
   },
   event(kn: Knote): boolean {
     return kn.data !== 0;

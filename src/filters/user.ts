@@ -1,8 +1,9 @@
-import {
-  EV_CLEAR, NOTE_FFLAGSMASK, NOTE_TRIGGER,
-} from '../constants.js';
+import * as constants from '../constants.js';
 import type { FilterOps } from '../engine/filter-ops.js';
 import type { Knote } from '../engine/knote.js';
+
+// Module-local copies: optimised code folds a module's own consts, not imported bindings.
+const { EV_CLEAR, NOTE_FFLAGSMASK, NOTE_TRIGGER } = constants;
 
 /**
  * EVFILT_USER: events the program triggers itself. `hook` is the trigger bit; `fflags` holds

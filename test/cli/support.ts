@@ -4,7 +4,7 @@
  * Filter probes tell a test whether the library on this branch has the filter it needs yet.
  */
 import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -220,4 +220,27 @@ export async function unreaped(t: TestContext, script: string): Promise<{ pid: n
   });
   const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   return { pid, go: () => writeFileSync(fifo, 'go\n') };
+}
+
+/** Is `pid` a live process (not a zombie)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) [ZX] /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once `pid` is gone (exited, or a zombie), failing after `ms`. */
+export async function gone(pid: number, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} is still running after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -11,14 +11,28 @@ export interface NodeResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  /** Node options before the script (`--expose-gc`). */
+  nodeArgs?: string[];
+  /** A command the child Node runs under (`['unshare', '-fp', '--mount-proc']`). */
+  wrap?: string[];
+}
+
+/** The URL of a built module of the library, for scripts that reach inside (`filters/proc.js`). */
+export function libraryModule(path: string): string {
+  return new URL(path, LIBRARY).href;
+}
+
 /**
  * Runs an ES module script in a child Node process (`import ... from LIBRARY` works in it) and
  * resolves with how it ended. `onLine` sees each stdout line as it arrives (to signal the child
  * once it is ready). The child is killed if it outlives `timeoutMs` (then the result shows it).
  */
 export function runNode(t: TestContext, script: string,
-  onLine?: (line: string, child: ChildProcess) => void, timeoutMs = 20_000): Promise<NodeResult> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  onLine?: (line: string, child: ChildProcess) => void, timeoutMs = 20_000, options: RunOptions = {}): Promise<NodeResult> {
+  const node = [process.execPath, ...(options.nodeArgs ?? []), '--input-type=module', '-e', script];
+  const argv = [...(options.wrap ?? []), ...node];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   return new Promise((resolve, reject) => {
     let stdout = '';

@@ -4,7 +4,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { EV_ADD, EV_EOF, EVFILT_READ, Kqueue, NOTE_LOWAT, type KEvent } from '../../src/index.js';
+import {
+  accept, ECONNRESET, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EVFILT_READ, Kqueue, NOTE_LOWAT, type KEvent,
+} from '../../src/index.js';
 
 /** A connected pair: `a` made by connect(), `b` accepted by a server that is closed at once. */
 export interface Pair { a: net.Socket; b: net.Socket }
@@ -90,4 +92,81 @@ export async function eofSeen(s: object, timeout = 5000): Promise<KEvent> {
   } finally {
     probe.close();
   }
+}
+
+/** What `resetStorm` saw. */
+export interface StormResult {
+  /** Connections accepted through the server's READ knote (all of them). */
+  accepted: number;
+  /** Accepted sockets seen with EV_EOF (all of them). */
+  eofs: number;
+  /** Of those, how many carried ECONNRESET in fflags (the rest saw the reset as a plain end). */
+  resets: number;
+  /** Events harvested after the resets (one per socket with EV_CLEAR, unless Node saw it twice). */
+  events: number;
+  /** Milliseconds to connect and accept, and from the resets until the last EV_EOF. */
+  setupMs: number;
+  resetMs: number;
+}
+
+/**
+ * `n` loopback TCP connections opened at once, each accepted through a READ knote on the server
+ * and watched with READ (EV_CLEAR) in the same kqueue, then every client reset at once; resolves
+ * once every accepted socket has been seen with EV_EOF. The fast size runs in `npm test`
+ * (test/reliability/sockets.test.ts); the soak runs it at full size. Throws if a wait of
+ * `timeoutMs` brings nothing before the counts are complete. Leaves the server listening and
+ * the accepted sockets as Node left them (destroyed by Node after their reset); the caller closes
+ * the kqueue and the server.
+ */
+export async function resetStorm(kq: Kqueue, server: net.Server, n: number, timeoutMs = 10_000): Promise<StormResult> {
+  const { port } = server.address() as net.AddressInfo;
+  const t0 = performance.now();
+  kq.keventSync([{ ident: server, filter: EVFILT_READ, flags: EV_ADD }], 0);
+  const clients: net.Socket[] = [];
+  let connected = 0;
+  const allConnected = new Promise<void>((resolve, reject) => {
+    for (let i = 0; i < n; i++) {
+      const c = net.connect({ port, host: '127.0.0.1' });
+      c.on('error', () => {}); // the reset is ours
+      c.once('connect', () => { if (++connected === n) resolve(); });
+      c.once('close', () => { if (connected < n && c.pending) reject(new Error('a client failed to connect')); });
+      clients.push(c);
+    }
+  });
+  const accepted = new Set<net.Socket>();
+  while (accepted.size < n) {
+    const evs = await kq.kevent(null, 64, timeoutMs);
+    if (evs.length === 0) throw new Error(`only ${accepted.size} of ${n} connections were accepted`);
+    for (const ev of evs) {
+      if (ev.ident !== server) continue;
+      const changes = [];
+      for (let s = accept(server); s !== undefined; s = accept(server)) {
+        accepted.add(s);
+        changes.push({ ident: s, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
+      }
+      kq.keventSync(changes, 0);
+    }
+  }
+  await allConnected;
+  kq.keventSync([{ ident: server, filter: EVFILT_READ, flags: EV_DELETE }], 0);
+  const t1 = performance.now();
+  for (const c of clients) c.resetAndDestroy();
+  const eof = new Set<unknown>();
+  let resets = 0;
+  let events = 0;
+  while (eof.size < n) {
+    const evs = await kq.kevent(null, 256, timeoutMs);
+    if (evs.length === 0) throw new Error(`only ${eof.size} of ${n} resets were seen`);
+    for (const ev of evs) {
+      events++;
+      if (!accepted.has(ev.ident as net.Socket)) throw new Error('an event for a socket that is not ours');
+      if ((ev.flags & EV_EOF) === 0 || eof.has(ev.ident)) continue;
+      eof.add(ev.ident);
+      if (ev.fflags === ECONNRESET) resets++;
+    }
+  }
+  return {
+    accepted: accepted.size, eofs: eof.size, resets, events,
+    setupMs: t1 - t0, resetMs: performance.now() - t1,
+  };
 }
