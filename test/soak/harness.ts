@@ -177,16 +177,3 @@ export function phase(name: string, unit: string, warm: () => Promise<void>, ten
   teardown: () => Promise<string>): Promise<PhaseResult> {
   return runPhase({ name, unit, warm, tenth, teardown });
 }
-
-/** Waits for a condition that a wait on a kqueue cannot express; fails the check after `ms`. */
-export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) {
-      check(false, what);
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}

@@ -10,7 +10,7 @@
 //    returns (Linux hands it to the sending thread), so a self-sent round loses nothing:
 //    delivered >= sent;
 //  - a child's burst may coalesce (a signal sent while the same one is still pending in the
-//    kernel merges with it): at least one of each signal is delivered, at most what was sent;
+//    kernel merges with it): at most what was sent is delivered (and over the phase, some);
 //  - none invented: whatever a round delivers beyond what it sent is a child's signal arriving
 //    late, and is taken off what the children sent and Node has not delivered yet (`late`): it
 //    may never exceed that. Late arrivals happen under load: a signal from another process goes
@@ -143,7 +143,7 @@ class SignalRig {
     this.checkExact('a child\'s burst');
     for (const s of SIGS) {
       const got = this.node[s] - before[s];
-      check(got >= 1 && got <= each + this.late[s], `I: a child sent ${each} ${s}, Node delivered ${got} (${this.late[s]} from earlier children could still arrive)`);
+      check(got <= each + this.late[s], `I: a child sent ${each} ${s}, Node delivered ${got} (${this.late[s]} from earlier children could still arrive)`);
       this.late[s] += each - got;
       this.counts.childDelivered += got;
     }
@@ -166,6 +166,9 @@ class SignalRig {
   }
 
   close(): void {
+    if (this.counts.bursts !== 0) {
+      for (const s of SIGS) check(this.counts.childSent / 2 - this.late[s] > 0, `I: none of the children's ${s} was delivered`);
+    }
     this.byName?.close();
     this.byNumber?.close();
     this.byName = this.byNumber = null;
