@@ -189,6 +189,10 @@ export async function phaseSignals(size: SignalSize): Promise<void> {
   // not find SIGUSR2 without a listener (it would terminate the process) or SIGUSR1 (the inspector).
   const guard = (): void => {};
   for (const s of SIGS) process.on(s, guard);
+  // Node 24's test runner starts test files with --report-on-signal (SIGUSR2): a diagnostic
+  // report written per SIGUSR2 would be the phase's whole cost, and litter the directory.
+  const reportOnSignal = process.report.reportOnSignal;
+  process.report.reportOnSignal = false;
   await runPhase({
     name: `I. ${fmt(per * 10)} signals`,
     unit: 'signals',
@@ -212,4 +216,5 @@ export async function phaseSignals(size: SignalSize): Promise<void> {
     },
   });
   for (const s of SIGS) process.removeListener(s, guard);
+  process.report.reportOnSignal = reportOnSignal;
 }

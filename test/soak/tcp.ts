@@ -71,7 +71,9 @@ class TcpRig {
   /**
    * An event on a socket that is destroyed: its last delivery (EV_EOF|EV_ONESHOT, exactly once),
    * or an earlier event collected before Node destroyed it during the event-loop turn that every
-   * kevent() with a timeout takes before it settles (stale: the last delivery follows).
+   * kevent() with a timeout takes before it settles (stale: the last delivery follows). A client
+   * that Node destroyed by itself before its EOF was harvested (both sides ended and everything
+   * read: Node 24 gets there within that turn) is checked at its last delivery.
    */
   private closing(ev: KEvent, x: Client | Peer, open: Set<Client> | Set<Peer>): void {
     if ((ev.flags & EV_ONESHOT) === 0) {
@@ -79,9 +81,22 @@ class TcpRig {
       return;
     }
     check((ev.flags & EV_EOF) !== 0 && !x.closed, `F: a second last delivery, or one without EV_EOF: ${ev.flags}`);
+    if (x.kind === 'client' && !x.done) this.finish(ev, x);
     this.counts.last++;
     x.closed = true;
     (open as Set<Client | Peer>).delete(x);
+  }
+
+  /** The client's EOF: everything it sent must have come back. */
+  private finish(ev: KEvent, c: Client): void {
+    check(ev.fflags === 0, `F: a client's READ reported EV_EOF with errno ${ev.fflags}`);
+    const echoed = Buffer.concat(c.got, c.gotLen);
+    check(c.sent === c.payload.length && echoed.equals(c.payload),
+      `F: a client sent ${c.sent}/${c.payload.length} bytes and got ${echoed.length} back${echoed.length === c.payload.length ? ' (different bytes)' : ''}`);
+    this.counts.bytes += echoed.length;
+    this.counts.connections++;
+    c.done = true;
+    c.got = [];
   }
 
   private onClient(ev: KEvent, c: Client): void {
@@ -104,14 +119,7 @@ class TcpRig {
       c.gotLen += b.length;
     }
     if ((ev.flags & EV_EOF) === 0) return;
-    check(ev.fflags === 0, `F: a client's READ reported EV_EOF with errno ${ev.fflags}`);
-    const echoed = Buffer.concat(c.got, c.gotLen);
-    check(c.sent === c.payload.length && echoed.equals(c.payload),
-      `F: a client sent ${c.sent}/${c.payload.length} bytes and got ${echoed.length} back${echoed.length === c.payload.length ? ' (different bytes)' : ''}`);
-    this.counts.bytes += echoed.length;
-    this.counts.connections++;
-    c.done = true;
-    c.got = [];
+    this.finish(ev, c);
     c.sock.destroy(); // after EOF: its READ knote gets its last delivery, which closes it here
   }
 
