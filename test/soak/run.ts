@@ -1,351 +1,77 @@
-// Soak and leak run (issue scope item 3), outside the default test run: `npm run soak`, which runs
-// `node --expose-gc build/test/soak/run.js`. Phases:
+// Soak and leak run, outside the default test run: `npm run soak`, which runs
+// `node --expose-gc build/test/soak/run.js`. Phases on the engine (engine.ts):
 //   A. 1M knotes registered and deleted (USER and TIMER; number, string, symbol and object idents)
 //   B. 10M events triggered and harvested in batches of 1000 (keventSync and kevent with timeout 0)
 //   C. 100k one-shot timers firing on the real clock
 //   D. 10k kqueues opened and closed, each with knotes, a READ watcher and a pending wait
 //   E. 100k waits aborted or timed out (AbortSignal, real-clock and virtual-clock timeouts)
-// Each phase prints its throughput per tenth of the run and fails if the last tenth is below 0.7x
-// the first (degradation), and prints the heap before the phase and after close() plus a forced GC,
-// failing if it is more than 5% (at least 400 KiB) above. Finally nothing may keep the process alive:
-// no active Timeout/Immediate remains, and a scaled-down child run exits by itself. Exit code 1 on
-// any failure. Takes about a minute on a 2-core machine.
+// and on real sources (issue 10, scope item 4):
+//   F. 10k TCP connections opened, echoed and closed through one kqueue (tcp.ts)
+//   G. 100k writes to 1,000 watched files, VNODE NOTE_WRITE with EV_CLEAR (vnode.ts)
+//   H. 2,000 child processes watched to exit, PROC NOTE_EXIT (proc.ts)
+//   I. 100k signals, SIGUSR1/SIGUSR2 from ourselves and from children (signal.ts)
+// Each phase prints its throughput per tenth of the run and fails if the last three tenths are below
+// 0.7x the first three (medians: degradation); after close() plus a forced GC it fails if the heap is more than 5% (at
+// least 400 KiB) above its baseline, or if open descriptors (/proc/self/fd) or inotify watches
+// (/proc/self/fdinfo) are above theirs (harness.ts). Finally nothing may keep the process alive:
+// no active handle remains that was not there at the start, and a scaled-down child run exits by
+// itself. Exit code 1 on any failure. `--only=F,G` runs some phases only.
 import { spawn, spawnSync } from 'node:child_process';
-import { getEventListeners, setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import {
-  EINTR, EV_ADD, EV_CLEAR, EV_DELETE, EV_ONESHOT, EVFILT_READ, EVFILT_TIMER, EVFILT_USER,
-  KqueueError, NOTE_TRIGGER, VirtualClock, kqueue, tunables, type KEventInit, type Kqueue,
-} from '../../src/index.js';
+import { phaseHarvest, phaseKqueues, phaseRegister, phaseTimers, phaseWaits } from './engine.js';
+import { failures, fmt, kib, log, median, options, results, turn } from './harness.js';
+import { phaseProc } from './proc.js';
+import { phaseSignals } from './signal.js';
+import { phaseTcp } from './tcp.js';
+import { phaseVnode } from './vnode.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const CHILD = process.argv.includes('--child');
 /** The child run is the same program at 1/100 of the scale: it only has to show it can exit. */
 const SCALE = CHILD ? 0.01 : 1;
-const MIN_RATIO = 0.7;
-const HEAP_SLACK = 0.05;
-const HEAP_FLOOR = 400 * 1024;
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 
 if (typeof globalThis.gc !== 'function') {
   // Re-run with --expose-gc rather than fail: the heap figures need a forced collection.
   const r = spawnSync(process.execPath, ['--expose-gc', SELF, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
-const gc = globalThis.gc as () => void;
+options.verbose = !CHILD;
+options.checkRatio = !CHILD;
+options.checkHeap = !CHILD;
 
-const failures: string[] = [];
-const log = (s: string): void => { if (!CHILD) console.log(s); };
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const kib = (b: number): string => `${(b / 1024).toFixed(0)} KiB`;
-
-async function settledHeap(): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < 6; i++) {
-    gc();
-    await turn();
-    best = Math.min(best, process.memoryUsage().heapUsed);
-  }
-  return best;
-}
-
-interface PhaseResult {
-  name: string;
-  unit: string;
-  rates: number[];
-  ratio: number;
-  heapBefore: number;
-  heapAfter: number;
-  seconds: number;
-  note: string;
-}
-const results: PhaseResult[] = [];
-
-/**
- * Runs a phase: `warm` once at a small scale (so that code and one-time structures exist before
- * the baseline), then `tenth(i)` ten times, each returning how many units it processed; `teardown`
- * closes everything before the heap is measured again.
- */
-async function phase(name: string, unit: string, warm: () => Promise<void>, tenth: (i: number) => Promise<number>,
-  teardown: () => Promise<string>): Promise<void> {
-  await warm();
-  const heapBefore = await settledHeap();
-  const rates: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < 10; i++) {
-    const s = performance.now();
-    const n = await tenth(i);
-    rates.push(n / ((performance.now() - s) / 1000));
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const note = await teardown();
-  const heapAfter = await settledHeap();
-  const ratio = rates[9]! / rates[0]!;
-  results.push({ name, unit, rates, ratio, heapBefore, heapAfter, seconds, note });
-  log(`\n== ${name} (${seconds.toFixed(1)} s)${note ? `: ${note}` : ''}`);
-  log(`   ${unit}/s per tenth: ${rates.map((r) => fmt(r)).join('  ')}`);
-  log(`   last/first tenth: ${ratio.toFixed(2)}x`);
-  const allowed = Math.max(heapBefore * HEAP_SLACK, HEAP_FLOOR);
-  log(`   heap: baseline ${kib(heapBefore)}, after close + gc ${kib(heapAfter)} (${heapAfter >= heapBefore ? '+' : ''}${kib(heapAfter - heapBefore)}, allowed +${kib(allowed)})`);
-  if (!CHILD && ratio < MIN_RATIO) failures.push(`${name}: throughput degraded: last tenth ${fmt(rates[9]!)} vs first ${fmt(rates[0]!)} ${unit}/s (${ratio.toFixed(2)}x < ${MIN_RATIO}x)`);
-  if (!CHILD && heapAfter - heapBefore > allowed) failures.push(`${name}: heap did not return to baseline: ${kib(heapBefore)} -> ${kib(heapAfter)} (allowed +${kib(allowed)})`);
-}
-
-function fmt(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return n.toFixed(0);
-}
-
-function check(cond: boolean, what: string): void {
-  if (!cond && failures.length < 50) failures.push(what);
-}
-
-// ---- A. 1M knotes registered and deleted -------------------------------------------------------------
-
-async function phaseRegister(): Promise<void> {
-  const PER_TENTH = Math.round(100_000 * SCALE);
-  const clock = new VirtualClock();
-  let kq: Kqueue = kqueue({ clock });
-  let serial = 0;
-  /** One batch: `size` knotes added (idents of four kinds, every tenth one a timer), then deleted. */
-  const batch = (size: number): number => {
-    const add: KEventInit[] = new Array(size);
-    const keys: unknown[] = new Array(size);
-    for (let j = 0; j < size; j++) {
-      const k = serial++;
-      const ident = k % 4 === 0 ? k : k % 4 === 1 ? `s${k}` : k % 4 === 2 ? Symbol(k) : { k };
-      keys[j] = ident;
-      add[j] = j % 10 === 0
-        ? { ident, filter: EVFILT_TIMER, flags: EV_ADD, data: 1 + (j % 100) }
-        : { ident, filter: EVFILT_USER, flags: EV_ADD | (j % 2 === 0 ? EV_CLEAR : 0), fflags: j % 3 === 0 ? NOTE_TRIGGER : 0, udata: j };
-    }
-    kq.keventSync(add, 0);
-    const del: KEventInit[] = new Array(size);
-    for (let j = 0; j < size; j++) del[j] = { ident: keys[j] as never, filter: add[j]!.filter, flags: EV_DELETE };
-    kq.keventSync(del, 0);
-    return size;
-  };
-  const tenth = async (n: number): Promise<number> => {
-    // 50 batches of 1000 and 5 of 10000: 100k knotes per tenth (scaled).
-    let done = 0;
-    const small = Math.max(1, Math.round(1000 * SCALE));
-    const big = Math.max(1, Math.round(10_000 * SCALE));
-    for (let b = 0; b < 50; b++) done += batch(small);
-    for (let b = 0; b < 5; b++) done += batch(big);
-    check(kq.pending === 0, `A: pending ${kq.pending} after deleting every knote`);
-    await turn();
-    void n;
-    return done || PER_TENTH;
-  };
-  await phase('A. register + delete 1M knotes', 'knotes', async () => {
-    for (let i = 0; i < 3; i++) batch(Math.max(1, Math.round(10_000 * SCALE)));
-  }, tenth, async () => {
-    kq.close();
-    kq = kqueue({ clock });
-    kq.close();
-    return `${serial} knotes`;
-  });
-}
-
-// ---- B. 10M events triggered and harvested in batches ------------------------------------------------
-
-async function phaseHarvest(): Promise<void> {
-  const N = 1000;
-  const ROUNDS = Math.max(1, Math.round(1000 * SCALE)); // per tenth: 1000 rounds x 1000 events
-  let kq: Kqueue = kqueue();
-  const add: KEventInit[] = [];
-  const trig: KEventInit[] = [];
-  for (let i = 0; i < N; i++) {
-    add.push({ ident: i, filter: EVFILT_USER, flags: EV_ADD | EV_CLEAR, udata: i });
-    trig.push({ ident: i, filter: EVFILT_USER, fflags: NOTE_TRIGGER });
-  }
-  kq.keventSync(add, 0);
-  let total = 0;
-  const round = async (r: number): Promise<number> => {
-    kq.keventSync(trig, 0);
-    const evs = r % 4 === 0 ? await kq.kevent(null, N, 0) : kq.keventSync(null, N);
-    if (evs.length !== N) check(false, `B: a harvest returned ${evs.length} events, want ${N}`);
-    total += evs.length;
-    return evs.length;
-  };
-  await phase('B. trigger + harvest 10M events', 'events', async () => {
-    for (let r = 0; r < 50; r++) await round(r);
-  }, async () => {
-    let n = 0;
-    for (let r = 0; r < ROUNDS; r++) n += await round(r);
-    return n;
-  }, async () => {
-    check(kq.pending === 0, `B: pending ${kq.pending} at the end`);
-    kq.close();
-    kq = kqueue();
-    kq.close();
-    return `${total} events`;
-  });
-}
-
-// ---- C. 100k timers firing on the real clock -----------------------------------------------------------
-
-async function phaseTimers(): Promise<void> {
-  const PER_TENTH = Math.max(10, Math.round(10_000 * SCALE));
-  const saved = tunables.kq_calloutmax;
-  tunables.kq_calloutmax = Math.max(saved, PER_TENTH * 2);
-  let kq: Kqueue = kqueue();
-  let fired = 0;
-  let late = 0;
-  let lateMax = 0;
-  /** Arms `n` one-shot timers with periods 1..50 ms and harvests until every one has fired. */
-  const wave = async (n: number, base: number): Promise<number> => {
-    const t0 = performance.now();
-    const changes: KEventInit[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      changes[i] = { ident: base + i, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT, data: 1 + (i % 50), udata: 1 + (i % 50) };
-    }
-    kq.keventSync(changes, 0);
-    const seen = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const evs = await kq.kevent(null, 4096, 5000);
-      if (evs.length === 0) {
-        check(false, `C: no timer fired within 5 s (${got}/${n})`);
-        break;
-      }
-      const now = performance.now();
-      for (const e of evs) {
-        const k = (e.ident as number) - base;
-        if (seen[k] !== 0 || e.data !== 1) check(false, `C: timer ${k} delivered twice or with data ${String(e.data)}`);
-        seen[k] = 1;
-        const lateness = now - t0 - (e.udata as number);
-        late += lateness;
-        if (lateness > lateMax) lateMax = lateness;
-      }
-      got += evs.length;
-    }
-    fired += got;
-    return got;
-  };
-  let base = 0;
-  await phase('C. 100k one-shot timers on the real clock', 'timers', async () => {
-    await wave(Math.min(2000, PER_TENTH), 1e9);
-  }, async () => {
-    const n = await wave(PER_TENTH, base);
-    base += PER_TENTH;
-    return n;
-  }, async () => {
-    check(kq.pending === 0, `C: pending ${kq.pending} at the end`);
-    kq.close();
-    kq = kqueue();
-    kq.close();
-    tunables.kq_calloutmax = saved;
-    return `${fired} fired, lateness mean ${(late / Math.max(1, fired)).toFixed(1)} ms, max ${lateMax.toFixed(1)} ms`;
-  });
-}
-
-// ---- D. 10k kqueues opened and closed --------------------------------------------------------------------
-
-async function phaseKqueues(): Promise<void> {
-  const PER_TENTH = Math.max(10, Math.round(1000 * SCALE));
-  let opened = 0;
-  let prev: Kqueue | null = null;
-  const waits: Promise<string>[] = [];
-  const one = (): void => {
-    const kq = kqueue();
-    // About 1 KiB of udata per knote: anything a closed kqueue still held would show in the heap.
-    const udata = new Array<number>(120).fill(opened);
-    kq.keventSync([
-      { ident: 'u', filter: EVFILT_USER, flags: EV_ADD, fflags: NOTE_TRIGGER, udata },
-      { ident: 't', filter: EVFILT_TIMER, flags: EV_ADD, data: 60_000, udata },
-      ...(prev === null ? [] : [{ ident: prev, filter: EVFILT_READ, flags: EV_ADD }]),
-    ], 0);
-    // A wait that close() must end with EBADF: nothing is ready for it once 'u' is deleted.
-    kq.keventSync([{ ident: 'u', filter: EVFILT_USER, flags: EV_DELETE }], 0);
-    waits.push(kq.kevent(null, 1, null).then(() => 'resolved', (e: unknown) => (e instanceof KqueueError ? e.code : String(e))));
-    prev?.close();
-    prev = kq;
-    opened++;
-  };
-  const drain = async (): Promise<void> => {
-    const outcomes = await Promise.all(waits.splice(0));
-    // The last kqueue of a tenth is closed by the next tenth (or the teardown): its wait is pending.
-    for (const o of outcomes) if (o !== 'EBADF') check(false, `D: a wait pending at close() ended with ${o}`);
-  };
-  await phase('D. open + close 10k kqueues', 'kqueues', async () => {
-    for (let i = 0; i < 200; i++) one();
-    prev!.close();
-    prev = null;
-    await drain();
-  }, async () => {
-    for (let i = 0; i < PER_TENTH; i++) one();
-    prev!.close();
-    prev = null;
-    await drain();
-    return PER_TENTH;
-  }, async () => `${opened} kqueues`);
-}
-
-// ---- E. 100k waits aborted or timed out ------------------------------------------------------------------
-
-async function phaseWaits(): Promise<void> {
-  const BATCH = 1000;
-  const BATCHES = Math.max(1, Math.round(10 * SCALE)); // per tenth
-  let kq: Kqueue = kqueue();
-  const clock = new VirtualClock();
-  let vkq: Kqueue = kqueue({ clock });
-  let counts = { aborted: 0, real: 0, virtual: 0 };
-  const batch = async (): Promise<number> => {
-    const ac = new AbortController();
-    // 500 waits share the signal: more listeners than Node's warning threshold, on purpose.
-    setMaxListeners(0, ac.signal);
-    const ps: Promise<unknown>[] = [];
-    for (let i = 0; i < BATCH; i++) {
-      const kind = i % 4;
-      if (kind < 2) {
-        ps.push(kq.kevent(null, 1, kind === 0 ? null : 60_000, { signal: ac.signal }).then(
-          (v) => check(false, `E: an aborted wait resolved with ${JSON.stringify(v)}`),
-          (e: unknown) => { if (e instanceof KqueueError && e.errno === EINTR) counts.aborted++; else check(false, `E: an aborted wait failed with ${String(e)}`); },
-        ));
-      } else if (kind === 2) {
-        ps.push(kq.kevent(null, 1, 1).then((v) => { if (v.length === 0) counts.real++; else check(false, 'E: a timeout returned events'); }));
-      } else {
-        ps.push(vkq.kevent(null, 1, 1 + (i % 7)).then((v) => { if (v.length === 0) counts.virtual++; else check(false, 'E: a timeout returned events'); }));
-      }
-    }
-    await turn();
-    ac.abort();
-    clock.advance(8);
-    await Promise.all(ps);
-    check(getEventListeners(ac.signal, 'abort').length === 0, 'E: a finished wait left its abort listener behind');
-    return BATCH;
-  };
-  await phase('E. 100k waits aborted or timed out', 'waits', async () => {
-    for (let i = 0; i < 5; i++) await batch();
-    counts = { aborted: 0, real: 0, virtual: 0 };
-  }, async () => {
-    let n = 0;
-    for (let b = 0; b < BATCHES; b++) n += await batch();
-    return n;
-  }, async () => {
-    const note = `${counts.aborted} aborted (EINTR), ${counts.real} real-clock timeouts, ${counts.virtual} virtual-clock timeouts`;
-    check(kq.pending === 0 && vkq.pending === 0, 'E: events appeared from nowhere');
-    kq.close();
-    vkq.close();
-    kq = kqueue();
-    vkq = kqueue({ clock });
-    kq.close();
-    vkq.close();
-    return note;
-  });
-}
+const PHASES: [string, () => Promise<void>][] = [
+  ['A', () => phaseRegister(SCALE)],
+  ['B', () => phaseHarvest(SCALE)],
+  ['C', () => phaseTimers(SCALE)],
+  ['D', () => phaseKqueues(SCALE)],
+  ['E', () => phaseWaits(SCALE)],
+  ['F', () => phaseTcp({ connections: 10_000 * SCALE, inFlight: CHILD ? 20 : 500 })],
+  ['G', () => phaseVnode({ files: Math.max(10, 1000 * SCALE), writes: 100_000 * SCALE })],
+  ['H', () => phaseProc({ children: Math.max(20, 2000 * SCALE), concurrency: CHILD ? 5 : 32 })],
+  ['I', () => phaseSignals({ signals: 100_000 * SCALE })],
+];
 
 // ---- nothing keeps the process alive ---------------------------------------------------------------------
 
-/** Resources that would keep the event loop running (unref'd timers are not listed). */
-function keepingAlive(): string[] {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'Immediate' || r === 'TimerWrap');
+/**
+ * Handles and requests that keep the event loop running (unref'd ones are not listed), minus
+ * those that were there before the first phase (stdout, stderr, the parent's pipes).
+ */
+function keepingAlive(baseline: string[]): string[] {
+  const left = [...baseline];
+  const extra: string[] = [];
+  for (const r of process.getActiveResourcesInfo()) {
+    const i = left.indexOf(r);
+    if (i >= 0) left.splice(i, 1);
+    else extra.push(r);
+  }
+  return extra;
 }
 
 function runChild(): Promise<{ code: number | null; afterDoneMs: number; out: string; killed: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--expose-gc', SELF, '--child'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', SELF, '--child', ...(ONLY ? [`--only=${ONLY.join(',')}`] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let doneAt = 0;
     let killed = false;
@@ -364,20 +90,20 @@ function runChild(): Promise<{ code: number | null; afterDoneMs: number; out: st
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  // stdout and stderr make their handles when first used: make them before the baseline.
+  process.stdout.write('');
+  process.stderr.write('');
+  const baseline = process.getActiveResourcesInfo();
   log(`soak run: node ${process.version}, scale ${SCALE}`);
-  await phaseRegister();
-  await phaseHarvest();
-  await phaseTimers();
-  await phaseKqueues();
-  await phaseWaits();
+  for (const [key, run] of PHASES) if (ONLY === undefined || ONLY.includes(key)) await run();
   await turn();
-  const alive = keepingAlive();
+  const alive = keepingAlive(baseline);
   if (CHILD) {
     // Report and return: the process must now end by itself.
     console.log(`CHILD-DONE ${JSON.stringify({ failures, alive })}`);
     return;
   }
-  log(`\n== keep-alive\n   active resources after every kqueue closed: ${JSON.stringify(process.getActiveResourcesInfo())}`);
+  log(`\n== keep-alive\n   active resources after every kqueue closed: ${JSON.stringify(process.getActiveResourcesInfo())} (at the start: ${JSON.stringify(baseline)})`);
   if (alive.length !== 0) failures.push(`resources keep the process alive after every kqueue closed: ${alive.join(', ')}`);
   const child = await runChild();
   log(`   a scaled-down run in a child process exited by itself ${child.afterDoneMs.toFixed(0)} ms after finishing its work (code ${child.code})`);
@@ -392,11 +118,12 @@ async function main(): Promise<void> {
   }
 
   log('\n== summary');
-  log('   phase                                         first tenth  last tenth  ratio   heap baseline -> after');
+  log('   phase                                         first 3/10  last 3/10  ratio   heap baseline -> after      fds      inotify');
   for (const r of results) {
-    log(`   ${r.name.padEnd(45)} ${`${fmt(r.rates[0]!)}/s`.padStart(11)} ${`${fmt(r.rates[9]!)}/s`.padStart(11)}  ${r.ratio.toFixed(2).padStart(5)}x  ${kib(r.heapBefore)} -> ${kib(r.heapAfter)}`);
+    log(`   ${r.name.padEnd(45)} ${`${fmt(median(r.rates.slice(0, 3)))}/s`.padStart(10)} ${`${fmt(median(r.rates.slice(7)))}/s`.padStart(10)}  ${r.ratio.toFixed(2).padStart(5)}x  ` +
+      `${`${kib(r.heapBefore)} -> ${kib(r.heapAfter)}`.padEnd(24)} ${`${r.fdsBefore} -> ${r.fdsAfter}`.padEnd(8)} ${r.watchesBefore} -> ${r.watchesAfter}`);
   }
-  log(`   total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`   total ${((performance.now() - t0) / 1000).toFixed(1)} s (first/last 3/10: medians of the first and last three tenths)`);
   if (failures.length !== 0) {
     console.error(`\nSOAK FAILED:\n - ${failures.join('\n - ')}`);
     process.exitCode = 1;
