@@ -10,7 +10,7 @@
 //   G. 100k writes to 1,000 watched files, VNODE NOTE_WRITE with EV_CLEAR (vnode.ts)
 //   H. 2,000 child processes watched to exit, PROC NOTE_EXIT (proc.ts)
 //   I. 100k signals, SIGUSR1/SIGUSR2 from ourselves and from children (signal.ts)
-//   J. the hostile-ident fuzz at 20,000 random runs, in its own process (fuzz.ts)
+//   J. the hostile-ident fuzz at 100,000 random runs, in its own process (fuzz.ts)
 // Each phase prints its throughput per tenth of the run and fails if the last three tenths are below
 // 0.7x the first three (medians: degradation); after close() plus a forced GC it fails if the heap is more than 5% (at
 // least 400 KiB) above its baseline, or if open descriptors (/proc/self/fd) or inotify watches
@@ -53,7 +53,7 @@ const PHASES: [string, () => Promise<void>][] = [
   ['H', () => phaseProc({ children: Math.max(20, 2000 * SCALE), concurrency: CHILD ? 5 : 32 })],
   ['I', () => phaseSignals({ signals: 100_000 * SCALE })],
   // Not in the scaled-down child run: it is a process of its own, with its own leak checks.
-  ['J', () => (CHILD ? Promise.resolve() : phaseHostileFuzz(20_000))],
+  ['J', () => (CHILD ? Promise.resolve() : phaseHostileFuzz(100_000))],
 ];
 
 // ---- nothing keeps the process alive ---------------------------------------------------------------------
