@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,7 +158,8 @@ Promise<ChildResult> {
   const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(script, `import * as K from ${JSON.stringify(BUILD_SRC + 'index.js')};\nimport fs from 'node:fs';\n${body}\n`);
   chmodSync(script, 0o644);
-  const argv = [...opts.wrapper ?? [], process.execPath, script];
+  const node = opts.uid === undefined ? process.execPath : reachableNode(dir);
+  const argv = [...opts.wrapper ?? [], node, script];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
     let stdout = '';
@@ -170,6 +171,24 @@ Promise<ChildResult> {
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, killed, stdout, stderr }); });
   });
+}
+
+/**
+ * A `node` another user can run: process.execPath may sit in a directory only its owner can enter
+ * (CI fetches Node 24 into a mktemp folder of mode 700), so the binary is linked (or copied) into
+ * `dir`, which the caller made reachable.
+ */
+function reachableNode(dir: string): string {
+  const node = join(dir, 'node');
+  if (!existsSync(node)) {
+    try {
+      linkSync(process.execPath, node);
+    } catch {
+      copyFileSync(process.execPath, node);
+    }
+    chmodSync(node, 0o755);
+  }
+  return node;
 }
 
 /** The JSON a child reported on its last stdout line, after checking that it exited 0 in time. */
