@@ -7,12 +7,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import {
   EBADF, ENOENT, ESRCH, EV_ADD, EV_CLEAR, EV_DELETE, EV_ENABLE, EV_EOF, EV_ERROR, EV_NODATA,
-  EV_ONESHOT, EV_RECEIPT, EVFILT_PROC, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_TRACK,
+  EV_ONESHOT, EVFILT_PROC, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_TRACK,
   NOTE_TRACKERR, tunables, type KEvent, type KEventInit, type Kqueue,
 } from '../../src/index.js';
 import { procPollNow, procPollState, procSourceOf } from '../../src/filters/proc.js';
 import { openKqueue } from '../support/open.js';
 import { LIBRARY, runNode } from '../support/child.js';
+import { change, receiptErrno } from '../support/changes.js';
 
 type TestContext = { after(fn: () => void): void };
 
@@ -23,15 +24,9 @@ function proc(ident: unknown, fflags: number, flags = EV_ADD, udata?: unknown): 
 }
 
 function apply(kq: Kqueue, changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
+  change(kq, ...changes);
 }
 
-function errnoOf(kq: Kqueue, change: KEventInit): number {
-  const out = kq.keventSync([{ ...change, flags: (change.flags ?? 0) | EV_RECEIPT }], 1);
-  assert.equal(out.length, 1);
-  assert.equal(out[0]!.flags, EV_ERROR);
-  return out[0]!.data as number;
-}
 
 /** A shell running `script`, killed when the test ends if it is still running. */
 function sh(t: TestContext, script: string): ChildProcess {
@@ -131,7 +126,7 @@ test('a child that exits with 3: NOTE_EXIT, data 3 << 8, EV_EOF|EV_NODATA|EV_ONE
   go(c);
   const ev = (await harvest(kq, (a) => a.length >= 1))[0]!;
   assert.deepEqual(ev, { ident: c, filter: EVFILT_PROC, flags: EV_ADD | EXIT_FLAGS, fflags: NOTE_EXIT, data: 768, udata: 'u' });
-  assert.equal(errnoOf(kq, proc(c, 0, EV_DELETE)), ENOENT, 'delivered once, then destroyed');
+  assert.equal(receiptErrno(kq, proc(c, 0, EV_DELETE)), ENOENT, 'delivered once, then destroyed');
 });
 
 test('killed by SIGTERM: data 15; by SIGKILL: data 9', async (t) => {
@@ -172,8 +167,8 @@ test('an exited child is a zombie: NOTE_EXIT fires at once with its status; with
   const kq = openKqueue(t);
   const c = sh(t, 'exit 2');
   await exited(c);
-  assert.equal(errnoOf(kq, proc(c, NOTE_FORK)), ESRCH);
-  assert.equal(errnoOf(kq, proc(c.pid, NOTE_FORK)), ESRCH);
+  assert.equal(receiptErrno(kq, proc(c, NOTE_FORK)), ESRCH);
+  assert.equal(receiptErrno(kq, proc(c.pid, NOTE_FORK)), ESRCH);
   apply(kq, [proc(c, NOTE_EXIT), proc(c.pid!, NOTE_EXIT)]);
   const evs = kq.keventSync(null, 8);
   assert.deepEqual(evs.map((e) => [e.fflags, e.flags, e.data]), [[NOTE_EXIT, EV_ADD | EXIT_FLAGS, 512], [NOTE_EXIT, EV_ADD | EXIT_FLAGS, 512]]);
@@ -220,8 +215,8 @@ test('no such process is ESRCH; a thread id is not a process; a Proxy is EBADF',
   const kq = openKqueue(t);
   const tids = readdirSync('/proc/self/task').map(Number).filter((n) => n !== process.pid);
   const idents: unknown[] = [4194304, 0, -1, 1.5, 2 ** 40, 'abc', `${process.pid}`, {}, Symbol('p'), null, ...tids.slice(0, 1)];
-  for (const ident of idents) assert.equal(errnoOf(kq, proc(ident, NOTE_EXIT)), ESRCH, `ident ${String(ident)}`);
-  assert.equal(errnoOf(kq, proc(new Proxy({}, {}), NOTE_EXIT)), EBADF);
+  for (const ident of idents) assert.equal(receiptErrno(kq, proc(ident, NOTE_EXIT)), ESRCH, `ident ${String(ident)}`);
+  assert.equal(receiptErrno(kq, proc(new Proxy({}, {}), NOTE_EXIT)), EBADF);
   // A failed attach posts fflags 0 (the change's fflags were consumed at creation).
   const out = kq.keventSync([proc(4194304, NOTE_EXIT)], 1);
   assert.deepEqual(out[0], { ident: 4194304, filter: EVFILT_PROC, flags: EV_ERROR, fflags: 0, data: ESRCH, udata: undefined });
@@ -261,7 +256,7 @@ test('a zombie that is not ours: NOTE_EXIT is pending at once with its status; w
   const c = sh(t, '(sleep 0.1; exit 3) & echo $!; exec sleep 30');
   const pid = Number(await firstLine(c));
   await untilZombie(pid);
-  assert.equal(errnoOf(kq, proc(pid, NOTE_FORK)), ESRCH);
+  assert.equal(receiptErrno(kq, proc(pid, NOTE_FORK)), ESRCH);
   apply(kq, [proc(pid, NOTE_EXIT)]);
   const evs = kq.keventSync(null, 8);
   assert.deepEqual(evs.map((e) => [e.ident, e.fflags, e.flags, e.data]), [[pid, NOTE_EXIT, EV_ADD | EXIT_FLAGS, 768]]);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  EMFILE, ENOENT, ESRCH, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_ERROR, EV_NODATA, EV_ONESHOT, EV_RECEIPT,
+  EMFILE, ENOENT, ESRCH, EV_ADD, EV_CLEAR, EV_DELETE, EV_EOF, EV_NODATA, EV_ONESHOT, EV_RECEIPT,
   EVFILT_PROC, EVFILT_USER, NOTE_CHILD, NOTE_EXEC, NOTE_EXIT, NOTE_FORK, NOTE_TRACK, NOTE_TRACKERR,
   NOTE_TRIGGER, type KEvent, type KEventInit, type Kqueue,
 } from '../../src/index.js';
@@ -14,6 +14,7 @@ import { engineOf } from '../../src/kqueue.js';
 import { procPollState } from '../../src/filters/proc.js';
 import { openKqueue } from '../support/open.js';
 import { LIBRARY, libraryModule, runNode } from '../support/child.js';
+import { change, receiptErrno } from '../support/changes.js';
 
 type TestContext = { after(fn: () => void): void; diagnostic(msg: string): void };
 
@@ -25,16 +26,9 @@ function proc(ident: unknown, fflags: number, flags = EV_ADD, udata?: unknown): 
 }
 
 function apply(kq: Kqueue, changes: KEventInit[]): void {
-  assert.deepEqual(kq.keventSync(changes, 0), []);
+  change(kq, ...changes);
 }
 
-/** The errno a change gets (0 when it applied), as an EV_RECEIPT entry. */
-function errnoOf(kq: Kqueue, change: KEventInit): number {
-  const out = kq.keventSync([{ ...change, flags: (change.flags ?? 0) | EV_RECEIPT }], 1);
-  assert.equal(out.length, 1);
-  assert.equal(out[0]!.flags & EV_ERROR, EV_ERROR);
-  return out[0]!.data as number;
-}
 
 /** How many knotes the kqueue holds, of every filter. */
 function knoteCount(kq: Kqueue): number {
@@ -184,8 +178,8 @@ test('a child reaped by Node whose exit is not yet emitted: NOTE_EXIT gives its 
   const seen: unknown[] = [];
   first.once('exit', () => {
     seen.push(stateOf(second.pid!), second.exitCode);
-    seen.push(errnoOf(kq, proc(second, NOTE_EXIT, EV_ADD, 'child')), errnoOf(kq, proc(second.pid, NOTE_EXIT, EV_ADD, 'pid')));
-    seen.push(errnoOf(kq, proc(third, NOTE_FORK)), errnoOf(kq, proc(third.pid, NOTE_EXEC)));
+    seen.push(receiptErrno(kq, proc(second, NOTE_EXIT, EV_ADD, 'child')), receiptErrno(kq, proc(second.pid, NOTE_EXIT, EV_ADD, 'pid')));
+    seen.push(receiptErrno(kq, proc(third, NOTE_FORK)), receiptErrno(kq, proc(third.pid, NOTE_EXEC)));
   });
   await Promise.all([exited(first), exited(second), exited(third)]);
   assert.deepEqual(seen, [null, null, 0, 0, ESRCH, ESRCH], 'gone from /proc, exit not emitted: attached; without NOTE_EXIT: ESRCH');
@@ -203,7 +197,7 @@ test('a child that exited but is not reaped yet (a zombie of ours): its exit is 
   spinUntilZombies([c.pid!]);
   // Still in the same turn: libuv has not reaped it, Node has not emitted 'exit'.
   assert.equal(c.exitCode, null);
-  assert.equal(errnoOf(kq, proc(c, NOTE_FORK)), ESRCH, 'a zombie without NOTE_EXIT');
+  assert.equal(receiptErrno(kq, proc(c, NOTE_FORK)), ESRCH, 'a zombie without NOTE_EXIT');
   apply(kq, [proc(c, NOTE_EXIT, EV_ADD, 'child'), proc(c.pid, NOTE_EXIT | NOTE_FORK, EV_ADD, 'pid')]);
   const now = kq.keventSync(null, 8);
   assert.deepEqual(now.map((e) => [e.udata, e.flags, e.fflags, e.data]), [
@@ -220,7 +214,7 @@ test('a process that is not ours, already reaped by its parent: ESRCH (unless it
   const out = lines(c);
   const pid = Number(await out.next());
   assert.equal(await out.next(), 'reaped');
-  const errno = errnoOf(kq, proc(pid, NOTE_EXIT));
+  const errno = receiptErrno(kq, proc(pid, NOTE_EXIT));
   // Linux may hand the pid to a new process at any moment (pid_max is small): then the change
   // watches that process, and nothing in /proc says it is not the old one. It has to be there.
   if (errno !== ESRCH) {
@@ -242,7 +236,7 @@ test('200 grandchildren registered as they exit: each registration is ESRCH or e
     const line = await out.next();
     if (line === 'done') break;
     const pid = Number(line);
-    const errno = errnoOf(kq, proc(pid, NOTE_EXIT));
+    const errno = receiptErrno(kq, proc(pid, NOTE_EXIT));
     if (errno === ESRCH) esrch++;
     else {
       assert.equal(errno, 0);
@@ -279,8 +273,8 @@ test('a zombie: its exit fires once while it lingers; new NOTE_EXIT knotes fire 
   const [ev] = await harvest(kq, (all) => all.length >= 1);
   assert.deepEqual(show(ev!), { ident: pid, flags: EV_ADD | EXIT_FLAGS, fflags: NOTE_EXIT, data: 9 << 8, udata: 'alive' });
   assert.equal(stateOf(pid), 'Z');
-  assert.equal(errnoOf(kq, proc(pid, 0, EV_DELETE)), ENOENT, 'the exit took the knote');
-  assert.equal(errnoOf(kq, proc(pid, NOTE_FORK | NOTE_TRACK)), ESRCH, 'a zombie without NOTE_EXIT');
+  assert.equal(receiptErrno(kq, proc(pid, 0, EV_DELETE)), ENOENT, 'the exit took the knote');
+  assert.equal(receiptErrno(kq, proc(pid, NOTE_FORK | NOTE_TRACK)), ESRCH, 'a zombie without NOTE_EXIT');
   apply(kq, [proc(pid, NOTE_EXIT, EV_ADD, 'again'), proc(pid, NOTE_EXIT | NOTE_TRACK, EV_ADD, 'modified')]);
   assert.deepEqual(kq.keventSync(null, 8).map(show), [{ ident: pid, flags: EV_ADD | EXIT_FLAGS, fflags: NOTE_EXIT, data: 9 << 8, udata: 'modified' }],
     'pending at once; the second change met the knote that had already exited and gave it its udata: one event');
