@@ -12,7 +12,7 @@ import {
 } from '../../src/index.js';
 import { procPollNow, procPollState, procSourceOf } from '../../src/filters/proc.js';
 import { openKqueue } from '../support/open.js';
-import { LIBRARY, runNode } from '../support/child.js';
+import { exited, LIBRARY, runNode, stateOf } from '../support/child.js';
 import { change, receiptErrno } from '../support/changes.js';
 
 type TestContext = { after(fn: () => void): void };
@@ -64,22 +64,7 @@ function firstLine(c: ChildProcess): Promise<string> {
   });
 }
 
-function exited(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) resolve();
-    else c.once('exit', () => resolve());
-  });
-}
 
-/** The state letter of /proc/<pid>/stat, or null if it is gone. */
-function stateOf(pid: number): string | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 /** Waits (up to 5 s, polling /proc) until `pid` is a zombie. */
 async function untilZombie(pid: number): Promise<void> {

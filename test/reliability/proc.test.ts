@@ -13,7 +13,7 @@ import {
 import { engineOf } from '../../src/kqueue.js';
 import { procPollState } from '../../src/filters/proc.js';
 import { openKqueue } from '../support/open.js';
-import { LIBRARY, libraryModule, runNode } from '../support/child.js';
+import { exited, LIBRARY, libraryModule, runNode, stateOf } from '../support/child.js';
 import { change, receiptErrno } from '../support/changes.js';
 
 type TestContext = { after(fn: () => void): void; diagnostic(msg: string): void };
@@ -84,22 +84,7 @@ function lines(c: ChildProcess): { next(): Promise<string> } {
   };
 }
 
-function exited(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) resolve();
-    else c.once('exit', () => resolve());
-  });
-}
 
-/** The state letter of /proc/<pid>/stat, or null once it is gone. */
-function stateOf(pid: number): string | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return s.charAt(s.lastIndexOf(')') + 2);
-  } catch {
-    return null;
-  }
-}
 
 /** Spins (without letting the event loop turn, so libuv reaps nothing) until every pid is a zombie. */
 function spinUntilZombies(pids: number[]): void {

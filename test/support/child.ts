@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
 /** The built library's entry, for scripts run in a child Node process. */
@@ -56,4 +57,22 @@ export function runNode(t: TestContext, script: string,
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Resolves once `c` has exited (at once if it already has). */
+export function exited(c: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) resolve();
+    else c.once('exit', () => resolve());
+  });
+}
+
+/** The state letter of /proc/<pid>/stat, or null once the process is gone. */
+export function stateOf(pid: number): string | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return s.charAt(s.lastIndexOf(')') + 2);
+  } catch {
+    return null;
+  }
 }
