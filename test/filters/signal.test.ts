@@ -10,6 +10,7 @@ import {
 import { signalSourceOf } from '../../src/filters/signal.js';
 import { openKqueue } from '../support/open.js';
 import { LIBRARY, runNode } from '../support/child.js';
+import { counting } from '../support/signals.js';
 
 const SIG = os.constants.signals;
 
@@ -26,33 +27,6 @@ function one(evs: KEvent[]): KEvent {
   return evs[0]!;
 }
 
-/**
- * The user's own ignoring listener (Node's SIG_IGN), with a way to wait until it has seen `n`
- * deliveries: our listener runs first, so by then every knote has counted them.
- */
-function ignoring(t: { after(fn: () => void): void }, name: NodeJS.Signals): { seen(n: number): Promise<void> } {
-  let count = 0;
-  let waiting: { n: number; resolve: () => void } | null = null;
-  const listener = (): void => {
-    count++;
-    if (waiting !== null && count >= waiting.n) {
-      const w = waiting;
-      waiting = null;
-      w.resolve();
-    }
-  };
-  process.on(name, listener);
-  t.after(() => { process.removeListener(name, listener); });
-  return {
-    // Signal handles do not keep the event loop alive: a timer does while we wait.
-    seen: (n) => new Promise<void>((resolve, reject) => {
-      if (count >= n) return resolve();
-      const timer = setTimeout(() => reject(new Error(`only ${count} of ${n} deliveries seen`)), 5000);
-      waiting = { n, resolve: () => { clearTimeout(timer); resolve(); } };
-    }),
-  };
-}
-
 function apply(kq: Kqueue, changes: KEventInit[]): void {
   assert.deepEqual(kq.keventSync(changes, 0), []);
 }
@@ -60,7 +34,7 @@ function apply(kq: Kqueue, changes: KEventInit[]): void {
 // ---- counting -------------------------------------------------------------------------------
 
 test('SIGUSR2 sent 3 times to an ignoring process gives one event with data 3, then nothing', async (t) => {
-  const user = ignoring(t, 'SIGUSR2');
+  const user = counting(t, 'SIGUSR2');
   const kq = openKqueue(t);
   apply(kq, [{ ...sig('SIGUSR2'), udata: 'u' }]);
   for (let i = 0; i < 3; i++) process.kill(process.pid, 'SIGUSR2');
@@ -71,7 +45,7 @@ test('SIGUSR2 sent 3 times to an ignoring process gives one event with data 3, t
 });
 
 test('an awaited kevent wakes on a signal', async (t) => {
-  ignoring(t, 'SIGUSR2');
+  counting(t, 'SIGUSR2');
   const kq = openKqueue(t);
   apply(kq, [sig(SIG.SIGUSR2!)]);
   setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 20);
@@ -81,7 +55,7 @@ test('an awaited kevent wakes on a signal', async (t) => {
 });
 
 test('EV_CLEAR is forced: each harvest reports the deliveries since the previous one', async (t) => {
-  const user = ignoring(t, 'SIGUSR2');
+  const user = counting(t, 'SIGUSR2');
   const kq = openKqueue(t);
   apply(kq, [sig('SIGUSR2')]);
   process.kill(process.pid, 'SIGUSR2');
@@ -95,7 +69,7 @@ test('EV_CLEAR is forced: each harvest reports the deliveries since the previous
 });
 
 test('the name and the number are two knotes, both counting; several kqueues each count', async (t) => {
-  const user = ignoring(t, 'SIGUSR2');
+  const user = counting(t, 'SIGUSR2');
   const a = openKqueue(t);
   const b = openKqueue(t);
   apply(a, [sig('SIGUSR2'), sig(SIG.SIGUSR2!)]);
@@ -109,7 +83,7 @@ test('the name and the number are two knotes, both counting; several kqueues eac
 });
 
 test('a disabled knote keeps counting; EV_DELETE drops its count', async (t) => {
-  const user = ignoring(t, 'SIGUSR2');
+  const user = counting(t, 'SIGUSR2');
   const kq = openKqueue(t);
   apply(kq, [sig('SIGUSR2', EV_ADD | 0x0008 /* EV_DISABLE */)]);
   process.kill(process.pid, 'SIGUSR2');
@@ -127,7 +101,7 @@ test('a disabled knote keeps counting; EV_DELETE drops its count', async (t) => 
 // ---- idents ---------------------------------------------------------------------------------
 
 test('uncatchable, fault and out-of-range signals are accepted and never fire', async (t) => {
-  const user = ignoring(t, 'SIGUSR2');
+  const user = counting(t, 'SIGUSR2');
   const kq = openKqueue(t);
   const idents: KEventInit['ident'][] = [
     0, -1, 1000, 1.5, 2 ** 40, 2n ** 40n, 64, SIG.SIGKILL!, SIG.SIGSTOP!, 'SIGKILL', 'SIGSTOP', 'SIGSEGV', SIG.SIGBUS!,

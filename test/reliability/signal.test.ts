@@ -13,6 +13,7 @@ import {
 import { signalSourceOf } from '../../src/filters/signal.js';
 import { openKqueue } from '../support/open.js';
 import { LIBRARY, runNode } from '../support/child.js';
+import { counting } from '../support/signals.js';
 
 const SIG = os.constants.signals;
 /** Ignored by default and used by nothing else here: a stray one can never end the test run. */
@@ -25,37 +26,6 @@ function sig(ident: KEventInit['ident'], flags = EV_ADD, udata?: unknown): KEven
 
 function apply(kq: Kqueue, changes: KEventInit[]): void {
   assert.deepEqual(kq.keventSync(changes, 0), []);
-}
-
-/**
- * Node's own view: a listener installed next to the knotes, counting what Node delivered, with
- * a way to wait until it has seen `n`. The knotes' listener runs before it (it is prepended), so
- * once this one has seen a delivery every knote has counted it.
- */
-function counting(t: { after(fn: () => void): void }, name: NodeJS.Signals, onSignal?: () => void):
-  { count(): number; seen(n: number): Promise<void> } {
-  let count = 0;
-  let waiting: { n: number; resolve: () => void } | null = null;
-  const listener = (): void => {
-    count++;
-    onSignal?.();
-    if (waiting !== null && count >= waiting.n) {
-      const w = waiting;
-      waiting = null;
-      w.resolve();
-    }
-  };
-  process.on(name, listener);
-  t.after(() => { process.removeListener(name, listener); });
-  return {
-    count: () => count,
-    // A signal handle does not keep the loop alive: the timer does while we wait.
-    seen: (n) => new Promise<void>((resolve, reject) => {
-      if (count >= n) return resolve();
-      const timer = setTimeout(() => reject(new Error(`only ${count} of ${n} deliveries seen in 10 s`)), 10_000);
-      waiting = { n, resolve: () => { clearTimeout(timer); resolve(); } };
-    }),
-  };
 }
 
 /** The total of `data` per udata over a harvest. */
