@@ -22,7 +22,7 @@ import { argValue, cpuMs, emit, fullGC, main, now, QUICK, settledHeapAndExternal
 const N = QUICK ? 200_000 : 1_000_000;
 const WARM_N = 50_000;
 const CHUNK = 1024;
-const HARVEST = 65536;
+const HARVEST = Number(process.env.KQ_HARVEST ?? 65536);
 
 interface Result {
   regMs: number;

@@ -3,7 +3,7 @@ import { Clock } from './clock/clock.js';
 import { realClock } from './clock/real-clock.js';
 import { acquireChangeBuffer, releaseChangeBuffer } from './engine/changes.js';
 import { registerKqueue } from './descriptors/kqueue.js';
-import { KqueueEngine, newMarker } from './engine/kqueue.js';
+import { KqueueEngine } from './engine/kqueue.js';
 import { KqueueError } from './errors.js';
 import type { KEvent, KEventInit, Timeout } from './kevent.js';
 import { filterTable } from './sysfilt.js';
@@ -37,9 +37,6 @@ const WAITS = Symbol('kqueue waits');
 export function engineOf(kq: Kqueue): KqueueEngine {
   return kq[ENGINE];
 }
-
-/** One marker serves every synchronous scan: scans never interleave. */
-const syncMarker = newMarker();
 
 /**
  * A kqueue: one queue for every kind of event. Register interest with changes, harvest ready
@@ -170,7 +167,7 @@ nevents: number): KEvent[] | null {
     releaseChangeBuffer(ch);
   }
   if (nevents === 0) return [];
-  const out = kq.collect(nevents, syncMarker);
+  const out = kq.collect(nevents);
   return out.length !== 0 ? out : null;
 }
 

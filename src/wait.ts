@@ -2,7 +2,7 @@ import { EBADF, EINTR } from './constants.js';
 import type { TimeoutEntry } from './clock/timeout-heap.js';
 import { KqueueError } from './errors.js';
 import type { KEvent } from './kevent.js';
-import { type KqueueEngine, newMarker, type Sleeper } from './engine/kqueue.js';
+import type { KqueueEngine, Sleeper } from './engine/kqueue.js';
 
 /**
  * While any kevent wait is pending, one ref'd timer keeps the process alive, as a blocked
@@ -35,7 +35,6 @@ export class Waiter implements Sleeper, TimeoutEntry {
   private done = false;
   private turned = false;
   private outcome: KEvent[] | KqueueError | undefined;
-  private readonly marker = newMarker();
   private readonly rescan = (): void => this.onWoken();
   private readonly abort = (): void => this.onAbort();
 
@@ -87,7 +86,7 @@ export class Waiter implements Sleeper, TimeoutEntry {
     if (this.done) return;
     this.woken = false;
     const kq = this.kq;
-    const out = kq.collect(this.nevents, this.marker);
+    const out = kq.collect(this.nevents);
     if (out.length !== 0 || kq.clock.now() >= this.deadline) {
       this.finish(out);
     } else if (this.signal?.aborted) {

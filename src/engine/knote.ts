@@ -42,9 +42,6 @@ export interface Knote {
   fp: Descriptor | null;
   /** The filter's own state (kn_hook): a trigger bit, an armed flag, a source's per-knote record. */
   hook: unknown;
-  /** Pending-queue links (a circular list through the kqueue's sentinel). */
-  next: Knote | null;
-  prev: Knote | null;
 }
 
 /**
@@ -70,7 +67,5 @@ export function newKnote(kq: KqueueEngine | null, filter: number, ident: unknown
     fop,
     fp,
     hook: undefined,
-    next: null,
-    prev: null,
   };
 }

@@ -9,12 +9,13 @@ import { IdentTable } from './ident-table.js';
 import { Klist } from './klist.js';
 import * as knote from './knote.js';
 import { type Knote, newKnote } from './knote.js';
+import { PendingQueue } from './pending-queue.js';
 
 // Module-local copies of the constants the hot paths test: optimised code folds a module's own
 // consts into the instructions, but loads and hole-checks an imported binding at every use.
 const {
   EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
-  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_MARKER, EVFILT_READ, EVFILT_SYSCOUNT,
+  EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_READ, EVFILT_SYSCOUNT,
 } = constants;
 const { KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS } = knote;
 
@@ -32,9 +33,9 @@ export interface Sleeper {
 export class KqueueEngine implements Descriptor {
   /** Knotes by filter slot (~filter), each table keyed by ident (SameValueZero). */
   readonly knotes: (IdentTable | undefined)[] = new Array(EVFILT_SYSCOUNT).fill(undefined);
-  /** Sentinel of the circular pending queue. */
-  readonly head: Knote;
-  /** The reference's kq_count: queued knotes (markers excluded). */
+  /** The pending queue: activated knotes in order (read by tests through `engineOf`). */
+  readonly queue = new PendingQueue();
+  /** The reference's kq_count: queued knotes (stale slots excluded). */
   count = 0;
   /** Knotes in other kqueues (or this one) watching this kqueue with EVFILT_READ. */
   readonly kqinfo = new Klist();
@@ -55,10 +56,6 @@ export class KqueueEngine implements Descriptor {
     private readonly filters: FilterTable,
   ) {
     this.sysfilt = [...filters.sysfilt];
-    const head = newMarker();
-    head.next = head;
-    head.prev = head;
-    this.head = head;
   }
 
   /** fo_kqfilter of a kqueue: READ is supported (filt_kqueue), every other filter is EOPNOTSUPP. */
@@ -79,22 +76,18 @@ export class KqueueEngine implements Descriptor {
 
   /** Append at the tail, then wake sleepers and notify watching kqueues. */
   enqueue(kn: Knote): void {
-    const head = this.head;
-    const last = head.prev!;
-    kn.prev = last;
-    kn.next = head;
-    last.next = kn;
-    head.prev = kn;
+    this.queue.push(kn);
     kn.status |= KN_QUEUED;
     this.count++;
     if (this.sleepCnt !== 0) this.wakeSleepers();
     if (this.kqinfo.size !== 0) this.kqinfo.post(0);
   }
 
+  /** Takes a queued knote out of turn: its slot is left behind, stale, for a scan to skip. */
   dequeue(kn: Knote): void {
-    unlink(kn);
     kn.status &= ~KN_QUEUED;
     this.count--;
+    this.queue.forget();
   }
 
   private wakeSleepers(): void {
@@ -265,43 +258,41 @@ export class KqueueEngine implements Descriptor {
   // ---- harvesting -------------------------------------------------------------------------
 
   /**
-   * The collection loop of kern_kevent without its sleep: scans up to `nevents` events behind
-   * a marker placed at the tail. An empty result means the caller would have to sleep (or stop,
-   * when polling).
+   * The collection loop of kern_kevent without its sleep: scans up to `nevents` events queued
+   * before the call (the queue's tail stands in for the reference's marker). An empty result
+   * means the caller would have to sleep (or stop, when polling).
    */
-  collect(nevents: number, marker: Knote): KEvent[] {
+  collect(nevents: number): KEvent[] {
     if (this.count === 0) return [];
-    // At most what is queued now can be taken: later activity lands behind the marker.
+    // At most what is queued now can be taken: later activity lands behind the end.
     const out: KEvent[] = new Array(nevents < this.count ? nevents : this.count);
-    const head = this.head;
-    insertBefore(marker, head);
+    const queue = this.queue;
+    let end = queue.beginScan();
     let total = 0;
     let rounds = tunables.kq_checkloop;
-    while (total < nevents) {
-      if (this.count === 0) break;
-      total = this.scan(marker, total, nevents, out);
-      if (total !== 0 || (rounds > 0 && --rounds === 0)) break;
-      // Only stale or disabled entries were met: move the marker to the tail and look again.
-      unlink(marker);
-      insertBefore(marker, head);
+    try {
+      while (total < nevents) {
+        if (this.count === 0) break;
+        total = this.scan(end, total, nevents, out);
+        if (total !== 0 || (rounds > 0 && --rounds === 0)) break;
+        // Only stale or disabled entries were met: move the end to the tail and look again.
+        end = queue.tail;
+      }
+    } finally {
+      queue.endScan();
     }
-    unlink(marker);
     out.length = total;
     return out;
   }
 
-  /** kqueue_scan: fill `out` from index `taken` up to `max` events from the head, stopping at `marker`. */
-  private scan(marker: Knote, taken: number, max: number, out: KEvent[]): number {
-    let before = this.head;
+  /** kqueue_scan: fill `out` from index `taken` up to `max` events from the head, stopping at position `end`. */
+  private scan(end: number, taken: number, max: number, out: KEvent[]): number {
+    const queue = this.queue;
     while (taken < max) {
-      const kn = before.next!;
-      if (kn.filter === EVFILT_MARKER) {
-        if (kn === marker) break;
-        before = kn; // another scan's marker: step over it
-        continue;
-      }
+      const kn = queue.shift(end);
+      if (kn === undefined) break;
+      if (kn === null) continue; // destroyed while queued
       kn.status |= KN_PROCESSING;
-      unlink(kn);
       this.count--;
       const status = kn.status;
       const flags = kn.flags;
@@ -324,9 +315,9 @@ export class KqueueEngine implements Descriptor {
           if (flags & EV_DISPATCH) kn.status |= KN_DISABLED;
           kn.status &= ~(KN_QUEUED | KN_ACTIVE);
         } else {
-          // Level-triggered: back to the tail, behind this call's marker, so one harvest never
+          // Level-triggered: back to the tail, behind this call's end, so one harvest never
           // returns it twice. Not an enqueue: no wake-up and no post to watchers.
-          insertBefore(kn, this.head);
+          queue.push(kn);
           this.count++;
         }
       }
@@ -357,38 +348,6 @@ export class KqueueEngine implements Descriptor {
     this.sleepCnt = 0;
   }
 }
-
-function unlink(kn: Knote): void {
-  const prev = kn.prev!;
-  const next = kn.next!;
-  prev.next = next;
-  next.prev = prev;
-  kn.next = null;
-  kn.prev = null;
-}
-
-function insertBefore(kn: Knote, at: Knote): void {
-  const prev = at.prev!;
-  kn.prev = prev;
-  kn.next = at;
-  prev.next = kn;
-  at.prev = kn;
-}
-
-/** Makes a marker for one kevent call (the reference's on-stack marker). */
-export function newMarker(): Knote {
-  const m = newKnote(null, EVFILT_MARKER, undefined, 0, undefined, markerOps, null);
-  m.status = KN_PROCESSING;
-  return m;
-}
-
-/** A marker's ops are never run: a scan steps over markers, and no source knows them. */
-const markerOps: FilterOps = {
-  isFd: false,
-  attach: () => EINVAL,
-  detach: () => {},
-  event: () => false,
-};
 
 /**
  * filt_kqueue: EVFILT_READ on a kqueue is ready while the watched kqueue has queued events; `data`
