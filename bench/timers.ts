@@ -1,10 +1,19 @@
 /**
  * One million one-shot timers on the real clock, periods spread over 1..1000 ms
  * (period = 1 + i % 1000), with kqueue EVFILT_TIMER knotes (EV_ADD|EV_ONESHOT) or setTimeout.
- * Run with `--variant kqueue` or `--variant setTimeout` (the driver runs each in its own process).
+ * Run with `--variant kqueue`, `--variant setTimeout` or `--variant floor` (the driver runs each
+ * in its own process).
  *
  * For kqueue a timer has fired when its event has been harvested: `await kq.kevent(null, 65536,
- * null)` is looped until every event was collected. For setTimeout, when its callback ran.
+ * null)` is looped until every event was collected (KQ_HARVEST=n sets the batch). For setTimeout,
+ * when its callback ran.
+ *
+ * `floor` is not a timer: it is the memory work any design with one JavaScript object per armed
+ * timer cannot avoid, done with nothing else. It makes one knote per timer with the engine's own
+ * `newKnote()` (the same object, same size, same allocation site behaviour), keeps them in an
+ * array as the ident table would, waits the same 1000 ms once, then makes one event object per
+ * timer with `makeEvent()`, in batches of the harvest's size, and lets everything go. What it
+ * costs is the part of kqueue's CPU that no cleverness in the engine can remove.
  *
  * Metrics (for the variant run):
  * - bytes_per_timer: heapUsed growth per armed timer (full GC before and after registering);
@@ -17,6 +26,10 @@
 import {
   EV_ADD, EV_ONESHOT, EVFILT_TIMER, type KEventInit, kqueue, tunables,
 } from '../src/index.js';
+import { EVFILT_TIMER as TIMER } from '../src/constants.js';
+import { newKnote } from '../src/engine/knote.js';
+import { makeEvent, type KEvent } from '../src/kevent.js';
+import { timerFilterOps } from '../src/filters/timer.js';
 import { argValue, cpuMs, emit, fullGC, main, now, QUICK, settledHeapAndExternal } from './common.js';
 
 const N = QUICK ? 200_000 : 1_000_000;
@@ -102,11 +115,43 @@ function setTimeoutTimers(n: number, periodMod: number): Promise<Result> {
   });
 }
 
+async function floor(n: number, periodMod: number): Promise<Result> {
+  const before = settledHeapAndExternal();
+  const c0 = cpuMs();
+  const t0 = now();
+  const held: ReturnType<typeof newKnote>[] = [];
+  for (let id = 0; id < n; id++) {
+    const kn = newKnote(null, TIMER, id, EV_ADD | EV_ONESHOT, undefined, timerFilterOps, null);
+    kn.sdata = 1 + (id % periodMod);
+    held[id] = kn;
+  }
+  const regMs = now() - t0;
+  const pause = heapPause(before);
+  await new Promise((resolve) => setTimeout(resolve, periodMod));
+  let sink = 0;
+  for (let base = 0; base < n; base += HARVEST) {
+    const len = Math.min(HARVEST, n - base);
+    const out: KEvent[] = new Array(len);
+    for (let i = 0; i < len; i++) {
+      const kn = held[base + i]!;
+      out[i] = makeEvent(kn.ident, kn.filter, kn.flags, 0, 1, kn.udata);
+      held[base + i] = undefined as never;
+    }
+    sink += out.length;
+    await new Promise(setImmediate);
+  }
+  if (sink !== n) throw new Error('floor lost objects');
+  const wall = now() - t0 - pause.ms;
+  return { regMs, cpuMs: cpuMs() - c0 - pause.cpu, wallMs: wall, heap: pause.heap, ext: pause.ext };
+}
+
+const variants = { kqueue: kqueueTimers, setTimeout: setTimeoutTimers, floor } as const;
+
 main(async () => {
   const variant = argValue('--variant') ?? 'kqueue';
-  if (variant !== 'kqueue' && variant !== 'setTimeout') throw new Error(`unknown variant ${variant}`);
+  if (!Object.hasOwn(variants, variant)) throw new Error(`unknown variant ${variant}`);
   tunables.kq_calloutmax = 2 * N + 1;
-  const run = variant === 'kqueue' ? kqueueTimers : setTimeoutTimers;
+  const run = variants[variant as keyof typeof variants];
   // Warm-up: a smaller round with short periods, so the measured round runs optimised code.
   await run(WARM_N, 50);
   fullGC();
