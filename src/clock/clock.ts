@@ -29,12 +29,17 @@ export abstract class Clock {
 
   /**
    * @internal arms `entry` to expire `period` ms from now; `handler` is told when it does. A clock
-   * serves one handler (the timer filter's), so that an entry costs it nothing but its slot.
+   * serves one handler (the timer filter's), so that an entry costs it nothing but its link.
    */
   armTimer<T>(entry: T, period: number, handler: TimerHandler<T>): void {
-    const deadline = this.now() + period;
-    this.timersOf(handler).arm(entry, period, deadline);
+    const deadline = this.timerBase() + period;
+    this.timersOf(handler).arm(entry, deadline);
     this.deadlineAdded(deadline);
+  }
+
+  /** @internal the time a timer armed now counts its period from: now(), unless a clock rounds it. */
+  protected timerBase(): number {
+    return this.now();
   }
 
   /** @internal one entry of `handler`'s now answers cancelled(): it is dropped when reached. */

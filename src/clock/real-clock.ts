@@ -7,6 +7,10 @@ const MAX_DELAY = 0x7fffffff;
  * The monotonic clock (`performance.now()`), served by a single Node timer set for the earliest
  * deadline. That timer never keeps the process alive by itself: timer knotes alone do not, while
  * a pending kevent wait does (see wait.ts), as a pending setTimeout would.
+ *
+ * Timers count their period from the next whole millisecond (the reference counts in ticks):
+ * Node's timers cannot serve a finer deadline anyway, every timer due in one millisecond then
+ * shares one bucket of the clock's queues, and a timer never expires early.
  */
 export class RealClock extends Clock {
   private host: NodeJS.Timeout | null = null;
@@ -15,12 +19,18 @@ export class RealClock extends Clock {
     this.host = null;
     this.hostDeadline = Infinity;
     const t = performance.now();
-    this.runDue(t, false, () => t);
+    // A periodic timer re-arms from the whole millisecond its expiry was seen in.
+    const tick = Math.ceil(t);
+    this.runDue(t, false, () => tick);
     this.schedule();
   };
 
   now(): number {
     return performance.now();
+  }
+
+  protected override timerBase(): number {
+    return Math.ceil(performance.now());
   }
 
   protected override deadlineAdded(deadline: number): void {
