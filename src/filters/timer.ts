@@ -11,10 +11,11 @@ const { ENOMEM, EV_CLEAR, EV_ONESHOT } = constants;
 /**
  * EVFILT_TIMER: `data` given on registration is the period in milliseconds; delivered `data`
  * counts expirations since the last delivery. EV_CLEAR is forced on. While the knote is armed on
- * its kqueue's clock, `hook` is its link in the clock's FIFO of its period (the next knote, or
- * null at the tail), so an armed timer costs the clock only its deadline; `false` once it is not
- * armed. Periods are exact milliseconds (no tick rounding); a
- * period of 0 or less means "as soon as possible", which here is 1 ms (DragonFly: one tick).
+ * its kqueue's clock, `hook` is its link in the clock's bucket of its deadline (the next knote, or
+ * null at the tail), so an armed timer costs the clock nothing more; `false` once it is not
+ * armed. Periods are exact milliseconds (no tick rounding; the real clock counts from the next
+ * whole millisecond); a period of 0 or less means "as soon as possible", which here is 1 ms
+ * (DragonFly: one tick).
  */
 
 /** Live timer knotes in the process, limited by tunables.kq_calloutmax. */
