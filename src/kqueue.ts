@@ -85,12 +85,14 @@ export class Kqueue {
       if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
       ms = readTimeout(timeout);
       signal = readSignal(options);
-      out = harvestNow(kq, changelist, nevents);
+      // A call that lets the loop turn collects at the end of the turn, not now: what it returns
+      // is the queue as it settles, and a batch is not held (and aged by the collector) meanwhile.
+      out = harvestNow(kq, changelist, nevents, ms <= 0);
     } catch (e) {
       return Promise.reject(e);
     }
     if (out !== null || ms <= 0) return settle(out ?? [], ms);
-    if (signal?.aborted) return afterTurn(new KqueueError(EINTR, 'the wait was aborted'));
+    // An already aborted signal is EINTR only if the scan at the end of the turn finds nothing.
     const deadline = ms === Infinity ? Infinity : kq.clock.now() + ms;
     return new Promise<KEvent[]>((resolve, reject) => {
       new Waiter(kq, this[WAITS], nevents, deadline, signal, resolve, reject);
@@ -146,11 +148,12 @@ export class Kqueue {
 }
 
 /**
- * Validates, applies the changes and scans once. Returns the call's result when it is complete
- * (entries were posted, nevents is 0, or events were collected), or null when it would sleep.
+ * Validates, applies the changes and, with `collect`, scans once. Returns the call's result when
+ * it is complete (entries were posted, nevents is 0, or events were collected), or null when it
+ * would sleep (or, without `collect`, scan later).
  */
 function harvestNow(kq: KqueueEngine, changelist: Iterable<KEventInit> | null | undefined,
-nevents: number): KEvent[] | null {
+nevents: number, collect = true): KEvent[] | null {
   if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
   // DragonFly treats a negative nevents as 0; the contract makes a malformed one EINVAL.
   if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
@@ -167,6 +170,7 @@ nevents: number): KEvent[] | null {
     releaseChangeBuffer(ch);
   }
   if (nevents === 0) return [];
+  if (!collect) return null;
   const out = kq.collect(nevents);
   return out.length !== 0 ? out : null;
 }
