@@ -85,14 +85,12 @@ export class Kqueue {
       if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
       ms = readTimeout(timeout);
       signal = readSignal(options);
-      // A call that lets the loop turn collects at the end of the turn, not now: what it returns
-      // is the queue as it settles, and a batch is not held (and aged by the collector) meanwhile.
-      out = harvestNow(kq, changelist, nevents, ms <= 0);
+      out = harvestNow(kq, changelist, nevents);
     } catch (e) {
       return Promise.reject(e);
     }
     if (out !== null || ms <= 0) return settle(out ?? [], ms);
-    // An already aborted signal is EINTR only if the scan at the end of the turn finds nothing.
+    if (signal?.aborted) return afterTurn(new KqueueError(EINTR, 'the wait was aborted'));
     const deadline = ms === Infinity ? Infinity : kq.clock.now() + ms;
     return new Promise<KEvent[]>((resolve, reject) => {
       new Waiter(kq, this[WAITS], nevents, deadline, signal, resolve, reject);
@@ -148,12 +146,11 @@ export class Kqueue {
 }
 
 /**
- * Validates, applies the changes and, with `collect`, scans once. Returns the call's result when
- * it is complete (entries were posted, nevents is 0, or events were collected), or null when it
- * would sleep (or, without `collect`, scan later).
+ * Validates, applies the changes and scans once. Returns the call's result when it is complete
+ * (entries were posted, nevents is 0, or events were collected), or null when it would sleep.
  */
 function harvestNow(kq: KqueueEngine, changelist: Iterable<KEventInit> | null | undefined,
-nevents: number, collect = true): KEvent[] | null {
+nevents: number): KEvent[] | null {
   if (kq.isClosed) throw new KqueueError(EBADF, 'the kqueue is closed');
   // DragonFly treats a negative nevents as 0; the contract makes a malformed one EINVAL.
   if (typeof nevents !== 'number' || !Number.isInteger(nevents) || nevents < 0) {
@@ -170,7 +167,6 @@ nevents: number, collect = true): KEvent[] | null {
     releaseChangeBuffer(ch);
   }
   if (nevents === 0) return [];
-  if (!collect) return null;
   const out = kq.collect(nevents);
   return out.length !== 0 ? out : null;
 }

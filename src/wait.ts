@@ -23,12 +23,11 @@ function releaseProcess(): void {
 }
 
 /**
- * A kevent call that lets the event loop turn (the contract's starvation guard) and then waits.
- * It scans first when the turn ends, so what it returns is the queue as it settles; if nothing is
- * there it sleeps until woken by an enqueue (and then re-scans in a microtask, as a woken thread
- * runs after the waker releases its locks), times out at its deadline on the kqueue's clock, is
- * interrupted (EINTR) by its AbortSignal, or fails with EBADF when the kqueue closes. A deadline
- * or an abort that comes during the turn counts only if that first scan finds nothing.
+ * A kevent call asleep on a kqueue with nothing collected yet. It is woken by an enqueue (and then
+ * re-scans in a microtask, as a woken thread runs after the waker releases its locks), times out
+ * at its deadline on the kqueue's clock, is interrupted (EINTR) by its AbortSignal, or fails with
+ * EBADF when the kqueue closes. Whatever ends it, it settles no earlier than one turn of the event
+ * loop after the call (the contract's starvation guard), and as soon as it can after that.
  */
 export class Waiter implements Sleeper, TimeoutEntry {
   heapIndex = -1;
@@ -54,28 +53,10 @@ export class Waiter implements Sleeper, TimeoutEntry {
     if (deadline !== Infinity) kq.clock.addTimeout(this);
     signal?.addEventListener('abort', this.abort);
     kq.sleep(this);
-    setImmediate(() => this.onTurn());
-  }
-
-  /** The turn is over: scan, then settle or sleep. */
-  private onTurn(): void {
-    this.turned = true;
-    if (this.done) {
+    setImmediate(() => {
+      this.turned = true;
       this.settle();
-      return;
-    }
-    this.woken = false;
-    const kq = this.kq;
-    const out = kq.collect(this.nevents);
-    if (out.length !== 0 || kq.clock.now() >= this.deadline) {
-      kq.unsleep(this);
-      this.finish(out);
-    } else if (this.signal?.aborted) {
-      kq.unsleep(this);
-      this.finish(new KqueueError(EINTR, 'the wait was aborted'));
-    } else if (!kq.sleepers.has(this)) {
-      kq.sleep(this);
-    }
+    });
   }
 
   wakeup(): void {
@@ -84,8 +65,8 @@ export class Waiter implements Sleeper, TimeoutEntry {
   }
 
   onTimeout(): void {
-    // A woken wait re-scans first and notices the deadline itself, as does the end of the turn.
-    if (this.woken || this.done || !this.turned) return;
+    // A woken wait re-scans first and notices the deadline itself.
+    if (this.woken || this.done) return;
     this.kq.unsleep(this);
     this.finish([]);
   }
@@ -96,14 +77,13 @@ export class Waiter implements Sleeper, TimeoutEntry {
   }
 
   private onAbort(): void {
-    if (this.woken || this.done || !this.turned) return;
+    if (this.woken || this.done) return;
     this.kq.unsleep(this);
     this.finish(new KqueueError(EINTR, 'the wait was aborted'));
   }
 
   private onWoken(): void {
-    // Before the turn ends there is nothing to do: the end of the turn scans.
-    if (this.done || !this.turned) return;
+    if (this.done) return;
     this.woken = false;
     const kq = this.kq;
     const out = kq.collect(this.nevents);
