@@ -46,9 +46,10 @@ export class PendingQueue {
   }
 
   push(kn: Knote): void {
-    if (((this.tail - this.head) | 0) > this.mask) this.resize(this.slots.length * 2);
-    this.slots[this.tail & this.mask] = kn;
-    this.tail = (this.tail + 1) | 0;
+    const tail = this.tail;
+    if (((tail - this.head) | 0) > this.mask) this.resize(this.slots.length * 2);
+    this.slots[tail & this.mask] = kn;
+    this.tail = (tail + 1) | 0;
   }
 
   /**
@@ -56,16 +57,17 @@ export class PendingQueue {
    * or null when the slot was stale; undefined once `end` is reached.
    */
   shift(end: number): Knote | null | undefined {
-    if (((end - this.head) | 0) <= 0) return undefined;
-    const i = this.head & this.mask;
-    const kn = this.slots[i]!;
-    this.slots[i] = undefined;
-    this.head = (this.head + 1) | 0;
+    const head = this.head;
+    if (((end - head) | 0) <= 0) return undefined;
+    const slots = this.slots;
+    const i = head & this.mask;
+    const kn = slots[i]!;
+    slots[i] = undefined;
+    this.head = (head + 1) | 0;
     if ((kn.status & KN_QUEUED) === 0) {
       this.stale--;
       return null;
     }
-    if (this.head === this.tail && this.slots.length > RETAINED) this.resize(RETAINED);
     return kn;
   }
 
@@ -75,8 +77,11 @@ export class PendingQueue {
     return this.tail;
   }
 
+  /** A scan ended: the last one out sweeps, or gives back the ring of a burst it drained. */
   endScan(): void {
-    if (--this.scans === 0 && this.tooStale()) this.sweep();
+    if (--this.scans !== 0) return;
+    if (this.tooStale()) this.sweep();
+    else if (this.head === this.tail && this.slots.length > RETAINED) this.resize(RETAINED);
   }
 
   /** A knote's slot went stale: it was dequeued out of turn, its KN_QUEUED bit cleared. */
