@@ -1036,7 +1036,7 @@ function snapshot(kq: Kq): Snapshot {
     if (t instanceof Map) knotes = [...(t as Map<unknown, Record<string, unknown>>).values()];
     else if (typeof (t as { all?: unknown }).all === 'function') knotes = (t as { all(): Record<string, unknown>[] }).all();
     else return [kq.pending, kq.closed];
-    for (const kn of knotes) out.push(kn.ident, kn, kn.status, kn.flags, kn.fflags, kn.data, kn.udata, kn.sfflags, kn.sdata, kn.hook);
+    for (const kn of knotes) out.push(kn.ident, kn, kn.flags, kn.fflags, kn.data, kn.udata, kn.sfflags, kn.sdata, kn.hook);
   }
   return out;
 }

@@ -59,12 +59,12 @@ export class Klist {
 export function postKnote(kn: Knote, hint: number): void {
   const kq = kn.kq;
   if (kq === null) return;
-  if (kn.status & KN_PROCESSING) {
-    if (hint === 0) kn.status |= KN_REPROCESS;
+  if (kn.flags & KN_PROCESSING) {
+    if (hint === 0) kn.flags |= KN_REPROCESS;
     else if (kn.fop.event(kn, hint)) kq.activate(kn);
     return;
   }
-  kn.status |= KN_PROCESSING;
-  if ((kn.status & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
+  kn.flags |= KN_PROCESSING;
+  if ((kn.flags & KN_DELETING) === 0 && kn.fop.event(kn, hint)) kq.activate(kn);
   kq.release(kn);
 }

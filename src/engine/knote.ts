@@ -1,21 +1,24 @@
 import type { Descriptor, FilterOps } from './filter-ops.js';
 import type { KqueueEngine } from './kqueue.js';
 
-// Knote status bits, named and numbered as the reference's kn_status.
+// Knote status bits, named as the reference's kn_status and in the same order, kept in `flags`
+// above the 16 bits of EV_ flags (a field less in every knote): an event shows `flags & EV_BITS`.
+/** The EV_ flags of a knote's `flags`, what its events show. */
+export const EV_BITS = 0xffff;
 /** The condition was seen true and not yet consumed. */
-export const KN_ACTIVE = 0x01;
+export const KN_ACTIVE = 0x01 << 16;
 /** On the pending queue (or being examined by a scan). */
-export const KN_QUEUED = 0x02;
+export const KN_QUEUED = 0x02 << 16;
 /** Disabled by EV_DISABLE or EV_DISPATCH. */
-export const KN_DISABLED = 0x04;
+export const KN_DISABLED = 0x04 << 16;
 /** The source vanished (a process exited): detach must not touch it again. */
-export const KN_DETACHED = 0x08;
+export const KN_DETACHED = 0x08 << 16;
 /** Something happened while the knote was being processed: re-run the filter on release. */
-export const KN_REPROCESS = 0x10;
+export const KN_REPROCESS = 0x10 << 16;
 /** Destruction requested; performed on release. */
-export const KN_DELETING = 0x20;
+export const KN_DELETING = 0x20 << 16;
 /** Owned by one operation (register, scan, post); re-entrant posts only mark REPROCESS. */
-export const KN_PROCESSING = 0x40;
+export const KN_PROCESSING = 0x40 << 16;
 
 /**
  * One registration: (kqueue, filter, ident). The public fields form the event image handed out by
@@ -29,13 +32,13 @@ export interface Knote {
   kq: KqueueEngine | null;
   filter: number;
   ident: unknown;
+  /** EV_ flags in the low 16 bits (EV_BITS), the KN_ status bits above (the reference's kn_status). */
   flags: number;
   fflags: number;
   data: number | bigint;
   udata: unknown;
   sfflags: number;
   sdata: number | bigint;
-  status: number;
   /** The reference's kn_fop. */
   fop: FilterOps;
   /** The reference's kn_fp: the descriptor of a descriptor filter's knote, else null. */
@@ -63,7 +66,6 @@ export function newKnote(kq: KqueueEngine | null, filter: number, ident: unknown
     udata,
     sfflags: 0,
     sdata: 0,
-    status: 0,
     fop,
     fp,
     hook: undefined,

@@ -17,7 +17,7 @@ const {
   EBADF, EINVAL, ENOENT, EOPNOTSUPP, EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH, EV_ENABLE,
   EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_READ, EVFILT_SYSCOUNT,
 } = constants;
-const { KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS } = knote;
+const { EV_BITS, KN_ACTIVE, KN_DELETING, KN_DISABLED, KN_PROCESSING, KN_QUEUED, KN_REPROCESS } = knote;
 
 /** A waiting kevent call, as the engine sees it: woken when something is queued. */
 export interface Sleeper {
@@ -70,14 +70,14 @@ export class KqueueEngine implements Descriptor {
 
   /** KNOTE_ACTIVATE: mark active and queue it unless queued or disabled. */
   activate(kn: Knote): void {
-    kn.status |= KN_ACTIVE;
-    if ((kn.status & (KN_QUEUED | KN_DISABLED)) === 0) this.enqueue(kn);
+    kn.flags |= KN_ACTIVE;
+    if ((kn.flags & (KN_QUEUED | KN_DISABLED)) === 0) this.enqueue(kn);
   }
 
   /** Append at the tail, then wake sleepers and notify watching kqueues. */
   enqueue(kn: Knote): void {
     this.queue.push(kn);
-    kn.status |= KN_QUEUED;
+    kn.flags |= KN_QUEUED;
     this.count++;
     if (this.sleepCnt !== 0) this.wakeSleepers();
     if (this.kqinfo.size !== 0) this.kqinfo.post(0);
@@ -85,7 +85,7 @@ export class KqueueEngine implements Descriptor {
 
   /** Takes a queued knote out of turn: its slot is left behind, stale, for a scan to skip. */
   dequeue(kn: Knote): void {
-    kn.status &= ~KN_QUEUED;
+    kn.flags &= ~KN_QUEUED;
     this.count--;
     this.queue.forget();
   }
@@ -124,26 +124,26 @@ export class KqueueEngine implements Descriptor {
    * paths; the reference returns whether the knote went away, which no caller here needs.
    */
   release(kn: Knote): void {
-    if (kn.status & KN_REPROCESS) this.reprocess(kn);
-    else kn.status &= ~KN_PROCESSING;
+    if (kn.flags & KN_REPROCESS) this.reprocess(kn);
+    else kn.flags &= ~KN_PROCESSING;
   }
 
   private reprocess(kn: Knote): void {
-    while (kn.status & KN_REPROCESS) {
-      kn.status &= ~KN_REPROCESS;
-      if (kn.status & KN_DELETING) {
+    while (kn.flags & KN_REPROCESS) {
+      kn.flags &= ~KN_REPROCESS;
+      if (kn.flags & KN_DELETING) {
         this.detachAndDrop(kn);
         return;
       }
       if (kn.fop.event(kn, 0)) this.activate(kn);
     }
-    kn.status &= ~KN_PROCESSING;
+    kn.flags &= ~KN_PROCESSING;
   }
 
   /** Destroy: filter detach, then drop. */
   detachAndDrop(kn: Knote): void {
     if (kn.kq === null) return;
-    kn.status |= KN_DELETING | KN_REPROCESS;
+    kn.flags |= KN_DELETING | KN_REPROCESS;
     kn.fop.detach(kn);
     this.drop(kn);
   }
@@ -152,7 +152,7 @@ export class KqueueEngine implements Descriptor {
   drop(kn: Knote): void {
     if (kn.kq === null) return;
     this.knotes[~kn.filter]!.delete(kn.ident, kn);
-    if (kn.status & KN_QUEUED) this.dequeue(kn);
+    if (kn.flags & KN_QUEUED) this.dequeue(kn);
     kn.kq = null;
     // The hook stays: it is the filter's, and a source that forgets its dead knotes lazily may
     // still read it (a timer's hook is its link in the clock's FIFO until the clock reaches it).
@@ -209,35 +209,35 @@ export class KqueueEngine implements Descriptor {
       // The change's fflags and data are zeroed on creation: a receipt shows 0 for both.
       ch.fflags[i] = 0;
       ch.data[i] = 0;
-      kn.status = KN_PROCESSING;
+      kn.flags |= KN_PROCESSING;
       if (table === undefined) table = this.knotes[slot] = new IdentTable();
       table.add(ident, kn);
       // A descriptor filter's attach is the descriptor's kqfilter, which replaces kn.fop.
       const error = fops.attach(kn);
       if (error !== 0) {
-        kn.status |= KN_DELETING | KN_REPROCESS;
+        kn.flags |= KN_DELETING | KN_REPROCESS;
         this.drop(kn);
         return error;
       }
     } else if (flags & EV_DELETE && (flags & EV_ADD) === 0) {
-      kn.status |= KN_PROCESSING;
+      kn.flags |= KN_PROCESSING;
       this.detachAndDrop(kn);
       return 0;
     } else {
-      kn.status |= KN_PROCESSING;
+      kn.flags |= KN_PROCESSING;
       this.modify(kn, kn.fop, ch, i);
     }
 
     // Evaluate now, so a condition that already holds is reported (before EV_DISABLE applies).
-    if ((kn.status & KN_REPROCESS) === 0 && kn.kq !== null && kn.fop.event(kn, 0)) {
+    if ((kn.flags & KN_REPROCESS) === 0 && kn.kq !== null && kn.fop.event(kn, 0)) {
       this.activate(kn);
     }
 
     // Disabling does not dequeue: a queued knote stays counted until a scan discards it.
-    if (flags & EV_DISABLE) kn.status |= KN_DISABLED;
-    if ((flags & EV_ENABLE) && (kn.status & KN_DISABLED)) {
-      kn.status &= ~KN_DISABLED;
-      if ((kn.status & (KN_ACTIVE | KN_QUEUED)) === KN_ACTIVE) this.enqueue(kn);
+    if (flags & EV_DISABLE) kn.flags |= KN_DISABLED;
+    if ((flags & EV_ENABLE) && (kn.flags & KN_DISABLED)) {
+      kn.flags &= ~KN_DISABLED;
+      if ((kn.flags & (KN_ACTIVE | KN_QUEUED)) === KN_ACTIVE) this.enqueue(kn);
     }
     this.release(kn);
     return 0;
@@ -292,28 +292,28 @@ export class KqueueEngine implements Descriptor {
       const kn = queue.shift(end);
       if (kn === undefined) break;
       if (kn === null) continue; // destroyed while queued
-      kn.status |= KN_PROCESSING;
+      kn.flags |= KN_PROCESSING;
       this.count--;
-      const status = kn.status;
+      // EV_ flags and status bits share `flags`; a filter's event() may set EV_ flags (EV_EOF).
       const flags = kn.flags;
       const fop = kn.fop;
-      if (status & KN_DISABLED) {
+      if (flags & KN_DISABLED) {
         // Left active: enabling it again queues it at once.
-        kn.status = status & ~KN_QUEUED;
-      } else if ((flags & EV_ONESHOT) === 0 && (status & KN_DELETING) === 0 && !fop.event(kn, 0)) {
-        kn.status = status & ~(KN_QUEUED | KN_ACTIVE);
+        kn.flags &= ~KN_QUEUED;
+      } else if ((flags & (EV_ONESHOT | KN_DELETING)) === 0 && !fop.event(kn, 0)) {
+        kn.flags &= ~(KN_QUEUED | KN_ACTIVE);
       } else {
         if (fop.deliver !== undefined) fop.deliver(kn);
-        out[taken++] = makeEvent(kn.ident, kn.filter, kn.flags, kn.fflags, kn.data, kn.udata);
+        out[taken++] = makeEvent(kn.ident, kn.filter, kn.flags & EV_BITS, kn.fflags, kn.data, kn.udata);
         if (flags & EV_ONESHOT) {
-          kn.status = (kn.status & ~KN_QUEUED) | KN_DELETING | KN_REPROCESS;
+          kn.flags = (kn.flags & ~KN_QUEUED) | KN_DELETING | KN_REPROCESS;
         } else if (flags & (EV_CLEAR | EV_DISPATCH)) {
           if (flags & EV_CLEAR) {
             kn.data = 0;
             kn.fflags = 0;
           }
-          if (flags & EV_DISPATCH) kn.status |= KN_DISABLED;
-          kn.status &= ~(KN_QUEUED | KN_ACTIVE);
+          if (flags & EV_DISPATCH) kn.flags |= KN_DISABLED;
+          kn.flags &= ~(KN_QUEUED | KN_ACTIVE);
         } else {
           // Level-triggered: back to the tail, behind this call's end, so one harvest never
           // returns it twice. Not an enqueue: no wake-up and no post to watchers.
@@ -338,7 +338,7 @@ export class KqueueEngine implements Descriptor {
       const table = this.knotes[slot];
       if (table === undefined) continue;
       for (const kn of table.all()) {
-        kn.status |= KN_PROCESSING;
+        kn.flags |= KN_PROCESSING;
         this.detachAndDrop(kn);
       }
       this.knotes[slot] = undefined;

@@ -64,7 +64,7 @@ export class PendingQueue {
     const kn = slots[i]!;
     slots[i] = undefined;
     this.head = (head + 1) | 0;
-    if ((kn.status & KN_QUEUED) === 0) {
+    if ((kn.flags & KN_QUEUED) === 0) {
       this.stale--;
       return null;
     }
@@ -101,7 +101,7 @@ export class PendingQueue {
     for (let p = (this.tail - 1) | 0; ((p - this.head) | 0) >= 0; p = (p - 1) | 0) {
       const kn = slots[p & mask]!;
       slots[p & mask] = undefined;
-      if ((kn.status & KN_QUEUED) === 0) continue;
+      if ((kn.flags & KN_QUEUED) === 0) continue;
       w = (w - 1) | 0;
       slots[w & mask] = kn;
     }

@@ -253,7 +253,7 @@ function track(parent: Knote, src: ProcSource, np: NewProcess): void {
 /** The exit as filt_proc records it: status, flags, detached (the knote goes with its delivery). */
 function recordExit(kn: Knote, status: number): void {
   if (kn.sfflags & NOTE_EXIT) kn.fflags = (kn.fflags | NOTE_EXIT) >>> 0;
-  kn.status |= KN_DETACHED;
+  kn.flags |= KN_DETACHED;
   kn.hook = null;
   kn.data = status;
   kn.flags |= EV_EOF | EV_NODATA | EV_ONESHOT;
@@ -386,7 +386,7 @@ export const procFilterOps: FilterOps = {
   attach,
   detach(kn: Knote): void {
     // An exited process's knote already left its source (filt_procdetach's KN_DETACHED check).
-    if (kn.status & KN_DETACHED) return;
+    if (kn.flags & KN_DETACHED) return;
     const src = kn.hook as ProcSource;
     src.remove(kn);
     if (src.knotes.length === 0) src.release();
@@ -397,7 +397,7 @@ export const procFilterOps: FilterOps = {
     if (ev !== 0 && (kn.sfflags & ev) !== 0) kn.fflags = (kn.fflags | ev) >>> 0;
     const src = kn.hook as ProcSource | null;
     if (ev === NOTE_EXIT) {
-      if ((kn.status & KN_DETACHED) === 0) {
+      if ((kn.flags & KN_DETACHED) === 0) {
         src!.remove(kn);
         recordExit(kn, src!.status);
       }
@@ -408,6 +408,6 @@ export const procFilterOps: FilterOps = {
       // A modification is followed by a re-check (hint 0): start polling for what it now asks.
       else if (hint === 0 && (kn.sfflags & ~src.interest & POLLED_NOTES) !== 0) refresh(src);
     }
-    return kn.fflags !== 0 || (kn.status & KN_DETACHED) !== 0;
+    return kn.fflags !== 0 || (kn.flags & KN_DETACHED) !== 0;
   },
 };

@@ -14,7 +14,7 @@ function knotes(n: number): Knote[] {
   const out: Knote[] = [];
   for (let i = 0; i < n; i++) {
     const kn = newKnote(null, EVFILT_USER, i, 0, undefined, noOps, null);
-    kn.status = KN_QUEUED;
+    kn.flags = KN_QUEUED;
     out.push(kn);
   }
   return out;
@@ -61,7 +61,7 @@ test('positions wrap past 2^31 without losing the order or the end', () => {
 function destroyMost(q: PendingQueue, kns: Knote[]): void {
   for (const kn of kns) {
     if ((kn.ident as number) % 7 === 0) continue;
-    kn.status &= ~KN_QUEUED;
+    kn.flags &= ~KN_QUEUED;
     q.forget();
   }
 }
