@@ -152,10 +152,15 @@ export class KqueueEngine implements Descriptor {
   drop(kn: Knote): void {
     if (kn.kq === null) return;
     this.knotes[~kn.filter]!.delete(kn.ident, kn);
-    if (kn.flags & KN_QUEUED) this.dequeue(kn);
+    if (kn.flags & KN_QUEUED) {
+      this.dequeue(kn);
+      // Its stale slot holds the knote until a scan or a sweep passes: not the caller's values.
+      kn.ident = undefined;
+      kn.udata = undefined;
+    }
     kn.kq = null;
     // The hook stays: it is the filter's, and a source that forgets its dead knotes lazily may
-    // still read it (a timer's hook is its link in the clock's FIFO until the clock reaches it).
+    // still read it (a timer's hook is its link in the clock's bucket until the clock reaches it).
     kn.fp = null;
   }
 
@@ -344,6 +349,7 @@ export class KqueueEngine implements Descriptor {
       this.knotes[slot] = undefined;
     }
     this.kqinfo.dropAll();
+    this.queue.clear();
     this.sleepers.clear();
     this.sleepCnt = 0;
   }

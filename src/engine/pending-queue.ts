@@ -84,6 +84,18 @@ export class PendingQueue {
     else if (this.head === this.tail && this.slots.length > RETAINED) this.resize(RETAINED);
   }
 
+  /**
+   * Forgets every slot (the kqueue closed: every knote was dequeued). Positions stay, so that a
+   * scan under way (re-entered into close) finds its end already passed.
+   */
+  clear(): void {
+    const { slots, mask } = this;
+    for (let p = this.head; p !== this.tail; p = (p + 1) | 0) slots[p & mask] = undefined;
+    this.head = this.tail;
+    this.stale = 0;
+    if (this.scans === 0 && slots.length > MIN_CAPACITY) this.resize(MIN_CAPACITY);
+  }
+
   /** A knote's slot went stale: it was dequeued out of turn, its KN_QUEUED bit cleared. */
   forget(): void {
     this.stale++;

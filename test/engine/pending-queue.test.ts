@@ -2,7 +2,9 @@
 // destroyed knotes and a bounded footprint (src/engine/pending-queue.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EV_ADD, EV_DELETE, EVFILT_USER, NOTE_TRIGGER } from '../../src/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { EV_ADD, EV_DELETE, EVFILT_USER, NOTE_TRIGGER, kqueue } from '../../src/index.js';
 import { KN_QUEUED, type Knote, newKnote } from '../../src/engine/knote.js';
 import { PendingQueue } from '../../src/engine/pending-queue.js';
 import { engineOf } from '../../src/kqueue.js';
@@ -133,4 +135,32 @@ test('a scan re-entered halfway takes the rest once, and the outer one still sto
   assert.deepEqual(got, range(0, 5));
   assert.deepEqual(nested, range(5, 22));
   assert.deepEqual(drain(q, q.tail), range(22, 30));
+});
+
+test('a knote destroyed while queued keeps neither its ident nor its udata alive, nor does a closed kqueue its queue', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const kq = kqueue();
+  let ident: object | null = { name: 'ident' };
+  let udata: object | null = { name: 'udata' };
+  const refs = [new WeakRef(ident), new WeakRef(udata)];
+  kq.keventSync([{ ident, filter: EVFILT_USER, flags: EV_ADD, fflags: NOTE_TRIGGER, udata }], 0);
+  assert.equal(kq.pending, 1);
+  kq.keventSync([{ ident, filter: EVFILT_USER, flags: EV_DELETE }], 0);
+  assert.equal(engineOf(kq).queue.slotCount, 1, 'the slot is stale, not yet swept');
+  ident = udata = null;
+  // A second kqueue, closed with events queued: its knotes' values go too.
+  const closed = kqueue();
+  let held: object | null = { name: 'held' };
+  refs.push(new WeakRef(held));
+  closed.keventSync([{ ident: held, filter: EVFILT_USER, flags: EV_ADD, fflags: NOTE_TRIGGER, udata: held }], 0);
+  closed.close();
+  held = null;
+  for (let i = 0; i < 5 && refs.some((r) => r.deref() !== undefined); i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  assert.deepEqual(refs.map((r) => r.deref()), [undefined, undefined, undefined]);
+  assert.equal(engineOf(closed).queue.slotCount, 0);
+  kq.close();
 });
