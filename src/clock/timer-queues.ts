@@ -51,7 +51,7 @@ const CACHE_SIZE = 4096;
  */
 export class TimerQueues<T> {
   private readonly buckets = new Map<number, Bucket<T>>();
-  private cache: (Bucket<T> | undefined)[] = new Array<Bucket<T> | undefined>(CACHE_SIZE).fill(undefined);
+  private readonly cache: (Bucket<T> | undefined)[] = new Array<Bucket<T> | undefined>(CACHE_SIZE).fill(undefined);
   private readonly heap: Bucket<T>[] = [];
   /** Entries in all buckets, dead included, and how many of them are dead. */
   private entries = 0;
@@ -89,10 +89,16 @@ export class TimerQueues<T> {
 
   /** Forgets every entry: all were cancelled. */
   private clear(): void {
-    for (const b of this.heap) b.heapIndex = -1;
+    // Only the slots of the buckets there were: a kqueue adding and deleting one timer lands here
+    // on every delete, and must not pay for the whole cache.
+    const cache = this.cache;
+    for (const b of this.heap) {
+      b.heapIndex = -1;
+      const slot = b.deadline & (CACHE_SIZE - 1);
+      if (cache[slot] === b) cache[slot] = undefined;
+    }
     this.heap.length = 0;
     this.buckets.clear();
-    this.cache = new Array<Bucket<T> | undefined>(CACHE_SIZE).fill(undefined);
     this.entries = 0;
     this.dead = 0;
   }

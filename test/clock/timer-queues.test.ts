@@ -125,6 +125,20 @@ test('cancelling every entry forgets them all at once', () => {
   assert.deepEqual(log, []);
 });
 
+test('after every entry was cancelled, arming the same deadline again makes a live bucket', () => {
+  const { q, entry, at, log } = queues();
+  for (let round = 0; round < 3; round++) {
+    const e = entry(`r${round}`);
+    q.arm(e, 4);
+    e.dead = true;
+    q.cancel();
+  }
+  q.arm(entry('live'), 4);
+  assert.equal(q.nextDeadline(), 4);
+  q.expireDue(10, true, at);
+  assert.deepEqual(log, ['live@4']);
+});
+
 test('a periodic entry due 1024 times or more in one catch-up is credited at once', () => {
   const { q, log, entry, at } = queues();
   q.arm(entry('tick', 1), 1);

@@ -50,6 +50,17 @@ function watchAll(kq: Kqueue, list: Ident[], fflags = ALL, flags = EV_ADD | EV_C
   change(kq, ...list.map((ident) => ({ ident, filter: EVFILT_VNODE, flags, fflags })));
 }
 
+/** A kqueue whose VNODE knotes watch a new file `dir/f` holding `content`, by path, fd and FileHandle. */
+async function watchedFile(t: TestContext, content: string): Promise<{ kq: Kqueue; dir: string; f: string; fd: number; fh: fsp.FileHandle; all: Ident[] }> {
+  const kq = openKqueue(t);
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  fs.writeFileSync(f, content);
+  const { fd, fh, all } = await idents(t, f);
+  watchAll(kq, all);
+  return { kq, dir, f, fd, fh, all };
+}
+
 function name(ident: Ident): string {
   return typeof ident === 'object' ? 'FileHandle' : typeof ident === 'number' ? 'fd' : 'path';
 }
@@ -71,12 +82,7 @@ async function exactly(kq: Kqueue, list: Ident[], expected: number, barrier: () 
 }
 
 test('truncated: NOTE_WRITE|NOTE_ATTRIB by path, fd and FileHandle; READ data drops to the new end, negative under the position', async (t) => {
-  const kq = openKqueue(t);
-  const dir = tempDir(t);
-  const f = join(dir, 'f');
-  fs.writeFileSync(f, '0123456789');
-  const { fd, fh, all } = await idents(t, f);
-  watchAll(kq, all);
+  const { kq, dir, f, fd, fh, all } = await watchedFile(t, '0123456789');
   // The fd's position at 6, the FileHandle's at 2.
   fs.readSync(fd, Buffer.alloc(6));
   await fh.read(Buffer.alloc(2), 0, 2, null);
@@ -297,12 +303,7 @@ function heldDeleted(f: string): number {
 }
 
 test('deleted: NOTE_DELETE by path, fd and FileHandle; later writes and chmods through a descriptor are still reported; the space goes with the last knote', async (t) => {
-  const kq = openKqueue(t);
-  const dir = tempDir(t);
-  const f = join(dir, 'f');
-  fs.writeFileSync(f, 'abc');
-  const { fd, fh, all } = await idents(t, f);
-  watchAll(kq, all);
+  const { kq, f, fd, fh, all } = await watchedFile(t, 'abc');
   change(kq, { ident: fd, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR }, { ident: fh, filter: EVFILT_WRITE, flags: EV_ADD | EV_CLEAR });
   kq.keventSync(null, 8); // READ (3 bytes) and WRITE are ready at once
 
@@ -335,12 +336,7 @@ test('deleted: NOTE_DELETE by path, fd and FileHandle; later writes and chmods t
 });
 
 test('renamed, within its directory and to another: NOTE_RENAME; path, fd and FileHandle knotes follow the inode; READ is unaffected', async (t) => {
-  const kq = openKqueue(t);
-  const dir = tempDir(t);
-  const f = join(dir, 'f');
-  fs.writeFileSync(f, 'abc');
-  const { fd, fh, all } = await idents(t, f);
-  watchAll(kq, all);
+  const { kq, dir, f, fd, fh, all } = await watchedFile(t, 'abc');
   change(kq, { ident: fh, filter: EVFILT_READ, flags: EV_ADD | EV_CLEAR });
   assert.equal((await nextEvent(kq, fh, EVFILT_READ)).data, 3);
 
